@@ -1,0 +1,231 @@
+// SPDX-FileCopyrightText: Copyright The limastop Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var (
+	// ErrNotFound means there is no such process: it has already exited.
+	// Callers that want a process gone treat it as success.
+	ErrNotFound = errors.New("process not found")
+
+	// ErrUnsafePID means a PID was refused before anything was signalled:
+	// it is unparsable, out of the 32-bit range, <= 1, or the PID of the
+	// caller or of its parent.
+	ErrUnsafePID = errors.New("unsafe pid")
+
+	// ErrNotOurProcess means the PID now belongs to another process than
+	// the one that wrote the pid file (or was recorded at launch). Nothing
+	// was signalled.
+	ErrNotOurProcess = errors.New("pid belongs to another process")
+
+	// ErrInterruptUnavailable means there is no way to deliver a graceful
+	// interrupt to the process from this caller, for example a Windows
+	// service without a console whose target did not opt into the
+	// console-less stop event. Nothing was signalled.
+	ErrInterruptUnavailable = errors.New("cannot deliver an interrupt")
+)
+
+// PIDFileSlack is how much later than its pid file's modification time a
+// process may appear to have started and still count as the file's writer.
+// It absorbs clock granularity only: start times are kept in 10 ms ticks on
+// Linux and some file systems store modification times in whole seconds. A
+// recycled PID belongs to a process that started after the original one
+// exited, which is long after the pid file was written.
+const PIDFileSlack = time.Second
+
+// Table finds processes by PID.
+type Table interface {
+	// Find pins the process with the given PID so that later calls on the
+	// returned Process cannot reach another process that reuses the PID.
+	// It returns an error wrapping ErrNotFound if there is no such
+	// process and ErrUnsafePID if CheckPID refuses pid.
+	Find(pid int) (Process, error)
+}
+
+// Process is one pinned process. Its methods act on that exact process,
+// never on whatever holds its PID later.
+type Process interface {
+	// PID returns the process ID.
+	PID() int
+	// StartTime returns when the process started, at the resolution the
+	// OS offers (see VerifyStartTime).
+	StartTime() time.Time
+	// Interrupt asks the process to shut down: SIGINT on Unix; on Windows
+	// the console-less stop event, or CTRL_BREAK to the process's own
+	// group when the caller shares its console. It returns an error
+	// wrapping ErrNotFound if the process has exited and
+	// ErrInterruptUnavailable if no request could be delivered.
+	Interrupt() error
+	// Kill ends the process at once: SIGKILL on Unix, TerminateProcess on
+	// Windows. It returns an error wrapping ErrNotFound if the process
+	// has already exited.
+	Kill() error
+	// Wait returns nil once the process has exited, or ctx.Err() when ctx
+	// ends first. It does not reap: the process need not be a child.
+	Wait(ctx context.Context) error
+	// Release frees the OS resources pinning the process. The process
+	// must not be used afterwards.
+	Release() error
+}
+
+// System returns the process table of the operating system.
+func System() Table { return systemTable{} }
+
+// CheckPID refuses PIDs that must never be signalled: anything <= 1 (on
+// Unix 0 and -1 address process groups and 1 is init), anything beyond the
+// 32-bit range (which Go's syscall.Kill truncates, turning 4294967295 into
+// kill(-1, sig)), and the PIDs of the caller and of its parent.
+func CheckPID(pid int) error {
+	switch {
+	case pid <= 1:
+		return fmt.Errorf("%w: %d is not a process ID that may be signalled", ErrUnsafePID, pid)
+	case pid > 1<<31-1:
+		return fmt.Errorf("%w: %d is outside the 32-bit PID range", ErrUnsafePID, pid)
+	case pid == os.Getpid():
+		return fmt.Errorf("%w: %d is the caller's own PID", ErrUnsafePID, pid)
+	case pid == os.Getppid():
+		return fmt.Errorf("%w: %d is the caller's parent PID", ErrUnsafePID, pid)
+	}
+	return nil
+}
+
+// ParsePID parses the contents of a pid file: a base-10 PID, optionally
+// surrounded by white space such as the trailing newline Lima writes. Signs,
+// blanks inside the number and anything else are refused with an error
+// wrapping ErrUnsafePID, as is any PID that CheckPID refuses.
+func ParsePID(text string) (int, error) {
+	s := strings.TrimSpace(text)
+	if s == "" || len(s) > 10 || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, fmt.Errorf("%w: %q is not a decimal process ID", ErrUnsafePID, text)
+	}
+	pid, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %q: %w", ErrUnsafePID, text, err)
+	}
+	if err := CheckPID(int(pid)); err != nil {
+		return 0, err
+	}
+	return int(pid), nil
+}
+
+// maxPIDFileSize bounds how much of a pid file is read: a PID with white
+// space is a few bytes, so anything longer is garbage and is refused without
+// reading it all.
+const maxPIDFileSize = 64
+
+// ReadPIDFile reads and validates the pid file at path. It returns the PID
+// and the file's modification time, which VerifyPIDFile needs. A missing
+// file yields an error wrapping fs.ErrNotExist; garbage one wrapping
+// ErrUnsafePID.
+func ReadPIDFile(path string) (pid int, modTime time.Time, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	buf := make([]byte, maxPIDFileSize+1)
+	n, err := readFull(f, buf)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("failed to read pid file %q: %w", path, err)
+	}
+	if n > maxPIDFileSize {
+		return 0, time.Time{}, fmt.Errorf("%w: pid file %q is longer than %d bytes", ErrUnsafePID, path, maxPIDFileSize)
+	}
+	pid, err = ParsePID(string(buf[:n]))
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("pid file %q: %w", path, err)
+	}
+	return pid, fi.ModTime(), nil
+}
+
+// readFull reads until buf is full or the file ends.
+func readFull(f *os.File, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := f.Read(buf[n:])
+		n += m
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return n, nil
+			}
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// VerifyPIDFile checks that p could have written a pid file last modified
+// at written: it must have started no later than written plus PIDFileSlack.
+// A process that started later holds a recycled PID, and the error wraps
+// ErrNotOurProcess.
+func VerifyPIDFile(p Process, written time.Time) error {
+	started := p.StartTime()
+	if started.After(written.Add(PIDFileSlack)) {
+		return fmt.Errorf("%w: pid %d started at %s, after its pid file was written at %s",
+			ErrNotOurProcess, p.PID(), started.Format(time.RFC3339Nano), written.Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
+// VerifyStartTime checks that p started at recorded, a start time the caller
+// took from StartTime when it launched the process. The times must agree to
+// within the resolution of the OS's start time (one clock tick on Linux);
+// otherwise the error wraps ErrNotOurProcess.
+func VerifyStartTime(p Process, recorded time.Time) error {
+	started := p.StartTime()
+	d := started.Sub(recorded)
+	if d < 0 {
+		d = -d
+	}
+	if d*2 >= startTimeResolution {
+		return fmt.Errorf("%w: pid %d started at %s, not at the recorded %s",
+			ErrNotOurProcess, p.PID(), started.Format(time.RFC3339Nano), recorded.Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
+// FindPIDFile reads the pid file at path, finds its process in t and checks
+// that the process could have written the file. The caller must Release the
+// returned Process. Errors wrap fs.ErrNotExist (no pid file), ErrUnsafePID,
+// ErrNotFound (the process is gone) or ErrNotOurProcess (the PID was
+// recycled; the returned Process is nil and nothing was signalled).
+func FindPIDFile(t Table, path string) (Process, error) {
+	pid, written, err := ReadPIDFile(path)
+	if err != nil {
+		return nil, err
+	}
+	p, err := t.Find(pid)
+	if err != nil {
+		return nil, fmt.Errorf("pid file %q: %w", path, err)
+	}
+	if err := VerifyPIDFile(p, written); err != nil {
+		_ = p.Release()
+		return nil, fmt.Errorf("pid file %q: %w", path, err)
+	}
+	return p, nil
+}
+
+// InterruptEventName returns the name of the Windows event that a process
+// with the given PID opts into for console-less interrupts: it creates a
+// manual-reset event of this name and shuts down gracefully once the event
+// is set. Interrupt sets it when it exists, so a caller without a console,
+// such as a Windows service, can stop the process gracefully. The name lives
+// in the session's Local namespace.
+func InterruptEventName(pid int) string {
+	return `Local\limastop-interrupt-` + strconv.Itoa(pid)
+}

@@ -1,0 +1,106 @@
+// SPDX-FileCopyrightText: Copyright The limastop Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// startTimeResolution is that of kinfo_proc's p_starttime, a timeval.
+const startTimeResolution = time.Microsecond
+
+type systemTable struct{}
+
+// Find records the process's start time. macOS has no pidfd, so pinning is
+// best effort: every signal re-reads the start time first and refuses to
+// signal a process that started at another time.
+func (systemTable) Find(pid int) (Process, error) {
+	if err := CheckPID(pid); err != nil {
+		return nil, err
+	}
+	start, err := darwinStartTime(pid)
+	if err != nil {
+		return nil, err
+	}
+	return &darwinProcess{pid: pid, start: start}, nil
+}
+
+type darwinProcess struct {
+	pid   int
+	start time.Time
+}
+
+func (p *darwinProcess) PID() int             { return p.pid }
+func (p *darwinProcess) StartTime() time.Time { return p.start }
+func (p *darwinProcess) Interrupt() error     { return p.signal(unix.SIGINT) }
+func (p *darwinProcess) Kill() error          { return p.signal(unix.SIGKILL) }
+func (p *darwinProcess) Release() error       { return nil }
+
+func (p *darwinProcess) signal(sig unix.Signal) error {
+	start, err := darwinStartTime(p.pid)
+	if err != nil {
+		return err
+	}
+	if !start.Equal(p.start) {
+		return fmt.Errorf("pid %d: %w", p.pid, ErrNotFound)
+	}
+	if err := unix.Kill(p.pid, sig); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("pid %d: %w", p.pid, ErrNotFound)
+		}
+		return fmt.Errorf("failed to send %s to pid %d: %w", unix.SignalName(sig), p.pid, err)
+	}
+	return nil
+}
+
+// Wait registers NOTE_EXIT for the process on a kqueue and waits for the
+// kqueue to become readable in Go's netpoller.
+func (p *darwinProcess) Wait(ctx context.Context) error {
+	kq, err := unix.Kqueue()
+	if err != nil {
+		return fmt.Errorf("failed to create kqueue: %w", err)
+	}
+	unix.CloseOnExec(kq)
+	if err := unix.SetNonblock(kq, true); err != nil {
+		unix.Close(kq)
+		return fmt.Errorf("failed to set kqueue non-blocking: %w", err)
+	}
+	f := os.NewFile(uintptr(kq), "kqueue:"+strconv.Itoa(p.pid))
+	defer f.Close()
+	ev := unix.Kevent_t{Ident: uint64(p.pid), Filter: unix.EVFILT_PROC, Flags: unix.EV_ADD | unix.EV_ONESHOT, Fflags: unix.NOTE_EXIT}
+	if _, err := unix.Kevent(kq, []unix.Kevent_t{ev}, nil, nil); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return nil // already gone
+		}
+		return fmt.Errorf("failed to watch pid %d: %w", p.pid, err)
+	}
+	// The PID may have been reused before NOTE_EXIT was registered.
+	if start, err := darwinStartTime(p.pid); err != nil || !start.Equal(p.start) {
+		return nil
+	}
+	return waitReadable(ctx, f, func(fd uintptr) bool {
+		events := make([]unix.Kevent_t, 1)
+		n, err := unix.Kevent(int(fd), nil, events, &unix.Timespec{})
+		return err == nil && n > 0
+	})
+}
+
+func darwinStartTime(pid int) (time.Time, error) {
+	kp, err := unix.SysctlKinfoProc("kern.proc.pid", pid)
+	if err != nil || kp.Proc.P_pid != int32(pid) {
+		if kerr := unix.Kill(pid, 0); errors.Is(kerr, unix.ESRCH) || err == nil {
+			return time.Time{}, fmt.Errorf("pid %d: %w", pid, ErrNotFound)
+		}
+		return time.Time{}, fmt.Errorf("failed to read the start time of pid %d: %w", pid, err)
+	}
+	st := kp.Proc.P_starttime
+	return time.Unix(int64(st.Sec), int64(st.Usec)*1000), nil
+}

@@ -1,0 +1,190 @@
+// SPDX-FileCopyrightText: Copyright The limastop Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+)
+
+// startTimeResolution is that of a FILETIME.
+const startTimeResolution = 100 * time.Nanosecond
+
+type systemTable struct{}
+
+// Find opens a handle with the least rights needed to read the creation time
+// and wait. While the handle is open Windows does not reuse the PID, so
+// every later call reaches this exact process.
+func (systemTable) Find(pid int) (Process, error) {
+	if err := CheckPID(pid); err != nil {
+		return nil, err
+	}
+	h, err := openProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION|windows.SYNCHRONIZE, pid)
+	if err != nil {
+		return nil, err
+	}
+	p := &windowsProcess{pid: pid, h: h}
+	if err := p.checkRunning(); err != nil {
+		p.Release()
+		return nil, err
+	}
+	var creation, exit, kernel, user windows.Filetime
+	if err := windows.GetProcessTimes(h, &creation, &exit, &kernel, &user); err != nil {
+		p.Release()
+		return nil, fmt.Errorf("failed to read the creation time of pid %d: %w", pid, err)
+	}
+	p.start = time.Unix(0, creation.Nanoseconds())
+	return p, nil
+}
+
+// openProcess opens pid with the given rights. Windows ignores the low two
+// bits of a PID, so OpenProcess(4n+1) opens process 4n: the PID of the
+// opened process is compared with the one asked for.
+func openProcess(access uint32, pid int) (windows.Handle, error) {
+	h, err := windows.OpenProcess(access, false, uint32(pid))
+	if err != nil {
+		if errors.Is(err, windows.ERROR_INVALID_PARAMETER) {
+			return 0, fmt.Errorf("pid %d: %w", pid, ErrNotFound)
+		}
+		return 0, fmt.Errorf("failed to open pid %d: %w", pid, err)
+	}
+	got, err := windows.GetProcessId(h)
+	if err != nil || got != uint32(pid) {
+		windows.CloseHandle(h)
+		if err != nil {
+			return 0, fmt.Errorf("failed to read the PID of the process opened as %d: %w", pid, err)
+		}
+		return 0, fmt.Errorf("pid %d (Windows opened pid %d instead): %w", pid, got, ErrNotFound)
+	}
+	return h, nil
+}
+
+type windowsProcess struct {
+	pid   int
+	start time.Time
+	h     windows.Handle
+}
+
+func (p *windowsProcess) PID() int             { return p.pid }
+func (p *windowsProcess) StartTime() time.Time { return p.start }
+func (p *windowsProcess) Release() error       { return windows.CloseHandle(p.h) }
+
+// checkRunning reports ErrNotFound for a process that has exited but whose
+// process object lives on because some handle to it is still open.
+func (p *windowsProcess) checkRunning() error {
+	ev, err := windows.WaitForSingleObject(p.h, 0)
+	switch {
+	case err != nil:
+		return fmt.Errorf("failed to query pid %d: %w", p.pid, err)
+	case ev == windows.WAIT_OBJECT_0:
+		return fmt.Errorf("pid %d has exited: %w", p.pid, ErrNotFound)
+	}
+	return nil
+}
+
+// Kill terminates the process through a second handle opened with
+// PROCESS_TERMINATE only now, so that Find needs no more than query rights.
+// The handle held since Find keeps the PID from being reused, so the second
+// handle reaches the same process.
+func (p *windowsProcess) Kill() error {
+	if err := p.checkRunning(); err != nil {
+		return err
+	}
+	h, err := openProcess(windows.PROCESS_TERMINATE, p.pid)
+	if err != nil {
+		return err
+	}
+	defer windows.CloseHandle(h)
+	if err := windows.TerminateProcess(h, 1); err != nil {
+		// Terminating a process that is already exiting is refused.
+		if rerr := p.checkRunning(); rerr != nil {
+			return rerr
+		}
+		return fmt.Errorf("failed to terminate pid %d: %w", p.pid, err)
+	}
+	return nil
+}
+
+// Interrupt sets the process's stop event (see InterruptEventName) if it
+// created one. Otherwise it sends CTRL_BREAK to the process's own group, and
+// only when the process shares the caller's console: a console control
+// event cannot cross consoles, and group 0 would reach every process on the
+// console, the caller included. The group is the process's PID, which
+// assumes, as Lima does when it starts a host agent, that the process was
+// created with CREATE_NEW_PROCESS_GROUP.
+func (p *windowsProcess) Interrupt() error {
+	if err := p.checkRunning(); err != nil {
+		return err
+	}
+	name, err := windows.UTF16PtrFromString(InterruptEventName(p.pid))
+	if err != nil {
+		return err
+	}
+	ev, err := windows.OpenEvent(windows.EVENT_MODIFY_STATE, false, name)
+	if err == nil {
+		defer windows.CloseHandle(ev)
+		if err := windows.SetEvent(ev); err != nil {
+			return fmt.Errorf("failed to set the stop event of pid %d: %w", p.pid, err)
+		}
+		return nil
+	}
+	if !errors.Is(err, windows.ERROR_FILE_NOT_FOUND) {
+		return fmt.Errorf("failed to open the stop event of pid %d: %w", p.pid, err)
+	}
+	pids, err := consoleProcesses()
+	if err != nil {
+		return fmt.Errorf("%w: pid %d has no stop event and the caller has no console: %w", ErrInterruptUnavailable, p.pid, err)
+	}
+	if !slices.Contains(pids, uint32(p.pid)) {
+		return fmt.Errorf("%w: pid %d has no stop event and does not share the caller's console", ErrInterruptUnavailable, p.pid)
+	}
+	if err := windows.GenerateConsoleCtrlEvent(windows.CTRL_BREAK_EVENT, uint32(p.pid)); err != nil {
+		return fmt.Errorf("failed to send CTRL_BREAK to the process group of pid %d: %w", p.pid, err)
+	}
+	return nil
+}
+
+// Wait waits on the process handle and on an event that ctx's end sets.
+func (p *windowsProcess) Wait(ctx context.Context) error {
+	cancel, err := windows.CreateEvent(nil, 1, 0, nil)
+	if err != nil {
+		return fmt.Errorf("failed to create an event: %w", err)
+	}
+	defer windows.CloseHandle(cancel)
+	stop := context.AfterFunc(ctx, func() { _ = windows.SetEvent(cancel) })
+	defer stop()
+	ev, err := windows.WaitForMultipleObjects([]windows.Handle{p.h, cancel}, false, windows.INFINITE)
+	switch {
+	case err != nil:
+		return fmt.Errorf("failed to wait for pid %d: %w", p.pid, err)
+	case ev == windows.WAIT_OBJECT_0:
+		return nil
+	default:
+		return ctx.Err()
+	}
+}
+
+var procGetConsoleProcessList = windows.NewLazySystemDLL("kernel32.dll").NewProc("GetConsoleProcessList")
+
+// consoleProcesses returns the PIDs attached to the caller's console.
+func consoleProcesses() ([]uint32, error) {
+	pids := make([]uint32, 64)
+	for {
+		r, _, err := procGetConsoleProcessList.Call(uintptr(unsafe.Pointer(&pids[0])), uintptr(len(pids)))
+		n := int(r)
+		switch {
+		case n == 0:
+			return nil, err
+		case n <= len(pids):
+			return pids[:n], nil
+		}
+		pids = make([]uint32, n)
+	}
+}
