@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -146,12 +147,13 @@ func startTicks(pid int) (uint64, error) {
 	return ticks, nil
 }
 
-// bootTime returns the wall-clock time of boot as CLOCK_REALTIME minus
+// bootTime is the wall-clock time of boot: CLOCK_REALTIME minus
 // CLOCK_BOOTTIME, the clock of /proc/PID/stat start times. Slewing moves
 // both clocks alike, so the difference changes only when the wall clock is
-// stepped.
-func bootTime() time.Time {
+// stepped; it is computed once so that StartTime is stable, since two
+// computations differ by the microseconds between the two clock reads.
+var bootTime = sync.OnceValue(func() time.Time {
 	var boot unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &boot)
 	return time.Now().Round(0).Add(-time.Duration(boot.Nano()))
-}
+})

@@ -97,7 +97,7 @@ func (p *windowsProcess) Kill() error {
 	if err := p.checkRunning(); err != nil {
 		return err
 	}
-	h, err := openProcess(windows.PROCESS_TERMINATE, p.pid)
+	h, err := openProcess(windows.PROCESS_TERMINATE|windows.PROCESS_QUERY_LIMITED_INFORMATION, p.pid)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,88 @@
+// SPDX-FileCopyrightText: Copyright The limastop Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package process_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/windows"
+
+	"github.com/limastop/stop/process"
+)
+
+func TestInterruptStopEvent(t *testing.T) {
+	c := startChild(t, stopEventEnv)
+	p := find(t, c.pid)
+	require.NoError(t, p.Interrupt())
+	assert.Equal(t, exitInterrupted, c.exitCode(t))
+}
+
+// TestInterruptWithoutStopEvent covers a target that did not opt into the
+// stop event. Without a console (a service, or the tests under Wine) no
+// interrupt can be delivered, and nothing may be signalled; with one, the
+// target's own process group gets CTRL_BREAK.
+func TestInterruptWithoutStopEvent(t *testing.T) {
+	c := &child{cmd: exec.Command(os.Args[0])}
+	c.cmd.Env = append(c.cmd.Environ(), childEnv+"=wait")
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{CreationFlags: syscall.CREATE_NEW_PROCESS_GROUP}
+	c.start(t)
+	c.pid = c.cmd.Process.Pid
+	c.expect(t, "ready")
+	t.Cleanup(func() { _ = c.cmd.Process.Kill() })
+	p := find(t, c.pid)
+
+	err := p.Interrupt()
+	if !hasConsole() {
+		require.ErrorIs(t, err, process.ErrInterruptUnavailable)
+		t.Log(err)
+		require.NoError(t, c.stdin.Close())
+		assert.Equal(t, exitStdinClosed, c.exitCode(t), "the target was signalled")
+		return
+	}
+	require.NoError(t, err)
+	assert.Equal(t, exitInterrupted, c.exitCode(t))
+}
+
+// TestLowPIDBits checks that a PID that is not a multiple of 4 does not
+// reach the process whose PID differs only in the low two bits, which
+// OpenProcess would open.
+func TestLowPIDBits(t *testing.T) {
+	c := startChild(t)
+	require.Zero(t, c.pid%4, "Windows PIDs are multiples of 4")
+	for _, pid := range []int{c.pid + 1, c.pid + 2, c.pid + 3} {
+		_, err := process.System().Find(pid)
+		assert.ErrorIs(t, err, process.ErrNotFound, "Find(%d)", pid)
+	}
+}
+
+// TestExitedWithOpenHandle checks that a process that has exited, but whose
+// process object lives on because a handle is open, counts as gone.
+func TestExitedWithOpenHandle(t *testing.T) {
+	c := startChild(t)
+	p := find(t, c.pid)
+	require.NoError(t, c.stdin.Close())
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	require.NoError(t, p.Wait(ctx))
+
+	// p's handle keeps the process object and its PID alive.
+	_, err := process.System().Find(c.pid)
+	assert.ErrorIs(t, err, process.ErrNotFound)
+	assert.ErrorIs(t, p.Kill(), process.ErrNotFound)
+	assert.ErrorIs(t, p.Interrupt(), process.ErrNotFound)
+}
+
+func hasConsole() bool {
+	var pids [8]uint32
+	r, _, _ := windows.NewLazySystemDLL("kernel32.dll").NewProc("GetConsoleProcessList").
+		Call(uintptr(unsafe.Pointer(&pids[0])), uintptr(len(pids)))
+	return r != 0
+}
