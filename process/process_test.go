@@ -245,3 +245,5 @@ func TestReadPIDFile(t *testing.T) {
 	_, _, err := process.ReadPIDFile(filepath.Join(dir, "missing.pid"))
 	assert.ErrorIs(t, err, fs.ErrNotExist)
 }
+
+func systemFind(pid int) (process.Process, error) { return process.System().Find(pid) }

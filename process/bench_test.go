@@ -1,0 +1,42 @@
+// SPDX-FileCopyrightText: Copyright The limastop Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package process_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// BenchmarkExitDetection measures how long Wait takes to return after a
+// process that is not the caller's child exits: from the exit time the
+// process records just before exiting to Wait's return. It reports the
+// median and the maximum; process start-up is not timed.
+func BenchmarkExitDetection(b *testing.B) {
+	latencies := make([]time.Duration, 0, b.N)
+	for b.Loop() {
+		b.StopTimer()
+		c := startNonChild(b)
+		p, err := systemFind(c.pid)
+		require.NoError(b, err)
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		b.StartTimer()
+
+		require.NoError(b, c.stdin.Close())
+		require.NoError(b, p.Wait(ctx))
+		returned := time.Now()
+
+		b.StopTimer()
+		cancel()
+		latencies = append(latencies, returned.Sub(c.exitTime(b)))
+		require.NoError(b, p.Release())
+		b.StartTimer()
+	}
+	slices.Sort(latencies)
+	b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(latencies[len(latencies)-1].Microseconds()), "max-µs")
+}
