@@ -114,6 +114,9 @@ var _ process.Process = (*Process)(nil)
 // Exit makes the process exit now, as if it had ended by itself.
 func (p *Process) Exit() { p.exitOnce.Do(func() { close(p.exited) }) }
 
+// Done returns a channel that is closed when the process exits.
+func (p *Process) Done() <-chan struct{} { return p.exited }
+
 // Exited reports whether the process has exited.
 func (p *Process) Exited() bool {
 	select {

@@ -1,0 +1,108 @@
+// SPDX-FileCopyrightText: Copyright The limastop Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package stop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/limastop/stop/process"
+)
+
+// DefaultForcibleTimeout bounds a Forcible stop whose Timeout is zero: the
+// confirmation of the deaths and the clean-up after them.
+const DefaultForcibleTimeout = 30 * time.Second
+
+// Forcible kills the driver, then the host agent, each identity-checked,
+// and confirms each death with a bounded wait. Only when every process is
+// confirmed dead does it unlock the instance's additional disks and remove
+// the stale pid files, sockets and temporary files. If a death cannot be
+// confirmed, files and locks stay and the error names the survivor: the
+// instance must not look stopped while a process may still write to its
+// disks.
+//
+// The zero value is ready to use.
+type Forcible struct {
+	// Timeout bounds the whole stop; zero means DefaultForcibleTimeout.
+	// The context may cut it shorter.
+	Timeout time.Duration
+	// Processes is the process table; nil means process.System().
+	Processes process.Table
+	// Disks unlocks the additional disks; nil means LimaDisks.
+	Disks DiskUnlocker
+	// Logger receives a record per step; nil discards them.
+	Logger *slog.Logger
+}
+
+var _ Stopper = Forcible{}
+
+// Stop stops inst forcibly. Stopping a stopped instance removes what stale
+// files it left and reports AlreadyStopped.
+func (f Forcible) Stop(ctx context.Context, inst *Instance) (*Result, error) {
+	r, unlock, err := start(ctx, inst, f.Logger)
+	defer unlock()
+	if err == nil {
+		err = f.stop(ctx, r)
+	}
+	return r.res, err
+}
+
+func (f Forcible) stop(ctx context.Context, r *run) error {
+	ctx, cancel := context.WithTimeout(ctx, orDefault(f.Timeout, DefaultForcibleTimeout))
+	defer cancel()
+	ts, err := r.find(orSystem(f.Processes))
+	defer ts.release()
+	if err != nil {
+		return fmt.Errorf("forced stop: %w", err)
+	}
+	live := ts.running()
+	killErrs := make(map[*target]error)
+	for _, t := range live {
+		if err := r.step("kill "+t.String(), t.p.Kill); err != nil && !errors.Is(err, process.ErrNotFound) {
+			killErrs[t] = err
+		}
+	}
+	var survivors []error
+	for _, t := range live {
+		wait := func() error { return t.p.Wait(ctx) }
+		if err := r.step("confirm "+t.String()+" exited", wait); err != nil {
+			survivors = append(survivors, fmt.Errorf("the %s survived: %w", t, errors.Join(killErrs[t], err)))
+		}
+	}
+	if len(survivors) > 0 {
+		return fmt.Errorf("forced stop: %w; pid files, sockets and disk locks are kept", errors.Join(survivors...))
+	}
+	if err := f.cleanUp(ctx, r); err != nil {
+		return fmt.Errorf("forced stop: %w", err)
+	}
+	if len(live) > 0 {
+		r.res.Outcome = StoppedForcibly
+	} else {
+		r.res.Outcome = AlreadyStopped
+	}
+	return nil
+}
+
+// cleanUp runs once every process of the instance is confirmed dead.
+func (f Forcible) cleanUp(ctx context.Context, r *run) error {
+	disks := f.Disks
+	if disks == nil {
+		disks = LimaDisks{}
+	}
+	var errs []error
+	for _, d := range r.inst.AdditionalDisks {
+		unlock := func() error { return disks.Unlock(ctx, r.inst, d) }
+		if err := r.step(fmt.Sprintf("unlock disk %q", d), unlock); err != nil && !errors.Is(err, ErrDiskHeldElsewhere) {
+			errs = append(errs, err)
+		}
+	}
+	remove := func() error { return removeStaleFiles(r.inst.Dir) }
+	if err := r.step("remove stale pid files, sockets and temporary files", remove); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

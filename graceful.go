@@ -1,0 +1,80 @@
+// SPDX-FileCopyrightText: Copyright The limastop Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package stop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/limastop/stop/process"
+)
+
+// DefaultGracefulTimeout bounds a Graceful stop whose Timeout is zero. Lima
+// itself waits up to three minutes for a guest to shut down.
+const DefaultGracefulTimeout = 3 * time.Minute
+
+// Graceful interrupts the host agent and waits, event-driven, for it and
+// then the driver to exit. The instance counts as stopped only when both are
+// gone. Graceful never escalates: on timeout it returns an error wrapping
+// context.DeadlineExceeded that names the phase, and the caller decides
+// (Orphan escalates to Forcible).
+//
+// The zero value is ready to use.
+type Graceful struct {
+	// Timeout bounds the whole stop; zero means DefaultGracefulTimeout.
+	// The context may cut it shorter.
+	Timeout time.Duration
+	// Processes is the process table; nil means process.System().
+	Processes process.Table
+	// Logger receives a record per step; nil discards them.
+	Logger *slog.Logger
+}
+
+var _ Stopper = Graceful{}
+
+// Stop stops inst gracefully.
+func (g Graceful) Stop(ctx context.Context, inst *Instance) (*Result, error) {
+	r, unlock, err := start(ctx, inst, g.Logger)
+	defer unlock()
+	if err == nil {
+		err = g.stop(ctx, r)
+	}
+	return r.res, err
+}
+
+func (g Graceful) stop(ctx context.Context, r *run) error {
+	ctx, cancel := context.WithTimeout(ctx, orDefault(g.Timeout, DefaultGracefulTimeout))
+	defer cancel()
+	ts, err := r.find(orSystem(g.Processes))
+	defer ts.release()
+	if err != nil {
+		return fmt.Errorf("graceful stop: %w", err)
+	}
+	ha, drv := ts.hostAgent(), ts.driver()
+	switch {
+	case ha.p == nil && drv.p == nil:
+		r.res.Outcome = AlreadyStopped
+		return nil
+	case ha.p == nil:
+		return fmt.Errorf("graceful stop: the host agent is not running but the %s is: only a forced stop can end it", drv)
+	}
+	err = r.step("interrupt "+ha.String(), ha.p.Interrupt)
+	if err != nil && !errors.Is(err, process.ErrNotFound) {
+		return fmt.Errorf("graceful stop: %w", err)
+	}
+	for _, t := range []*target{ha, drv} {
+		if t.p == nil {
+			continue
+		}
+		wait := func() error { return t.p.Wait(ctx) }
+		if err := r.step("wait for "+t.String()+" to exit", wait); err != nil {
+			return fmt.Errorf("graceful stop: waiting for the %s to exit: %w", t, err)
+		}
+	}
+	r.res.Outcome = StoppedGracefully
+	return nil
+}

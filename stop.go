@@ -1,0 +1,208 @@
+// SPDX-FileCopyrightText: Copyright The limastop Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package stop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/limastop/stop/process"
+)
+
+var (
+	// ErrNotOurProcess means a PID now belongs to another process than the
+	// one its pid file (or the recorded start time) names. Nothing was
+	// signalled and the process counts as gone; the Result's steps carry
+	// the error.
+	ErrNotOurProcess = process.ErrNotOurProcess
+
+	// ErrUnsafePID means a PID was refused before anything was signalled:
+	// <= 1, the caller's or its parent's, beyond 32 bits, or an unparsable
+	// pid file.
+	ErrUnsafePID = process.ErrUnsafePID
+)
+
+// Instance is what stopping needs to know about one Lima instance.
+//
+// The pid files in Dir are the source of truth: HostAgentPID and DriverPID
+// may be zero, and when they disagree with the files the files win, since
+// an Instance may be a snapshot taken before the instance restarted.
+type Instance struct {
+	// Name is the instance name; its WSL2 distro is "lima-" + Name.
+	Name string
+	// Dir is the instance directory holding ha.pid, <VMType>.pid, the
+	// sockets and the temporary files.
+	Dir string
+	// VMType is Lima's vmType: "qemu", "vz", "wsl2", ...; the driver's pid
+	// file is <VMType>.pid.
+	VMType string
+	// HostAgentPID and DriverPID are the PIDs the caller knows, or zero.
+	HostAgentPID int
+	DriverPID    int
+	// HostAgentStart and DriverStart, when set, are the start times the
+	// caller recorded (from process.Process.StartTime) when it launched
+	// the processes. They are compared exactly, instead of checking that
+	// the process started before its pid file was written.
+	HostAgentStart time.Time
+	DriverStart    time.Time
+	// AdditionalDisks are the names of Lima disks to unlock once a forced
+	// stop has confirmed that every process is dead.
+	AdditionalDisks []string
+}
+
+// Stopper stops Lima instances. Stop returns a non-nil Result, even with an
+// error, saying what was done.
+type Stopper interface {
+	Stop(ctx context.Context, inst *Instance) (*Result, error)
+}
+
+// Outcome says how an instance went down.
+type Outcome int
+
+const (
+	// NotStopped means the stop failed: processes may still be running.
+	NotStopped Outcome = iota
+	// AlreadyStopped means no process of the instance was running.
+	AlreadyStopped
+	// StoppedGracefully means the host agent shut the instance down after
+	// an interrupt.
+	StoppedGracefully
+	// StoppedForcibly means processes were killed and their deaths
+	// confirmed.
+	StoppedForcibly
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case NotStopped:
+		return "not stopped"
+	case AlreadyStopped:
+		return "already stopped"
+	case StoppedGracefully:
+		return "stopped gracefully"
+	case StoppedForcibly:
+		return "stopped forcibly"
+	}
+	return fmt.Sprintf("Outcome(%d)", int(o))
+}
+
+// Result says how a stop went.
+type Result struct {
+	// Outcome says how the instance went down.
+	Outcome Outcome
+	// Escalation is set when an Orphan stop fell back to a forced stop: it
+	// is why the graceful stop did not finish.
+	Escalation error
+	// Steps are the actions taken, in order.
+	Steps []Step
+}
+
+// Step is one action of a stop.
+type Step struct {
+	// Action says what was done, naming the process and PID.
+	Action string
+	// At is when the step began, since the stop began.
+	At time.Duration
+	// Took is how long the step took.
+	Took time.Duration
+	// Err is the step's error, if any. A step can fail without failing
+	// the stop: a PID that is not ours (ErrNotOurProcess) counts as gone.
+	Err error
+}
+
+// String renders the steps as a timeline, one line each.
+func (r *Result) String() string {
+	var b strings.Builder
+	for _, s := range r.Steps {
+		fmt.Fprintf(&b, "%9s %-48s %9s", s.At.Round(time.Microsecond), s.Action, s.Took.Round(time.Microsecond))
+		if s.Err != nil {
+			fmt.Fprintf(&b, "  (%v)", s.Err)
+		}
+		b.WriteByte('\n')
+	}
+	fmt.Fprintf(&b, "outcome: %s", r.Outcome)
+	if r.Escalation != nil {
+		fmt.Fprintf(&b, " (escalated: %v)", r.Escalation)
+	}
+	return b.String()
+}
+
+// run is the state of one Stop call.
+type run struct {
+	inst  *Instance
+	log   *slog.Logger
+	begin time.Time
+	res   *Result
+}
+
+// step runs f as a step of the stop and records it.
+func (r *run) step(action string, f func() error) error {
+	start := time.Now()
+	err := f()
+	r.record(start, action, err)
+	return err
+}
+
+// record records a step that began at start and ends now.
+func (r *run) record(start time.Time, action string, err error) {
+	r.res.Steps = append(r.res.Steps, Step{Action: action, At: start.Sub(r.begin), Took: time.Since(start), Err: err})
+	if err != nil {
+		r.log.Warn(action, "instance", r.inst.Name, "error", err)
+	} else {
+		r.log.Info(action, "instance", r.inst.Name)
+	}
+}
+
+// start validates inst and takes the instance's lock, so that concurrent
+// stops of one instance in this process run one after the other: the
+// later ones then find it stopped and report AlreadyStopped.
+func start(ctx context.Context, inst *Instance, log *slog.Logger) (*run, func(), error) {
+	r := &run{inst: inst, log: orDiscard(log), begin: time.Now(), res: &Result{}}
+	if err := inst.validate(); err != nil {
+		return r, func() {}, err
+	}
+	unlock, err := lockInstance(ctx, inst.Dir)
+	if err != nil {
+		return r, func() {}, fmt.Errorf("waiting for another stop of instance %q: %w", inst.Name, err)
+	}
+	return r, unlock, nil
+}
+
+func (inst *Instance) validate() error {
+	switch {
+	case inst == nil:
+		return errors.New("no instance")
+	case inst.Dir == "":
+		return fmt.Errorf("instance %q has no directory", inst.Name)
+	case inst.VMType == "" || inst.VMType != filepath.Base(inst.VMType) || strings.ContainsAny(inst.VMType, `/\`):
+		return fmt.Errorf("instance %q has an invalid vmType %q", inst.Name, inst.VMType)
+	}
+	return nil
+}
+
+func orDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}
+
+func orSystem(t process.Table) process.Table {
+	if t == nil {
+		return process.System()
+	}
+	return t
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}

@@ -1,0 +1,306 @@
+// SPDX-FileCopyrightText: Copyright The limastop Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package stop_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/limastop/stop"
+	"github.com/limastop/stop/internal/testutil"
+	"github.com/limastop/stop/process"
+	"github.com/limastop/stop/process/processtest"
+)
+
+// PIDs of the fake processes: large, so that they are never the test's own
+// or its parent's, which process.CheckPID refuses.
+const (
+	haPID     = 4000002
+	driverPID = 4000003
+)
+
+// fixture is an instance directory with real pid files, sockets and a
+// locked disk, whose processes are fakes.
+type fixture struct {
+	table     processtest.Table
+	ha, drv   *processtest.Process
+	inst      *stop.Instance
+	diskLock  string
+	disks     bool // whether diskLock could be created
+	haPIDFile string
+}
+
+// newFixture starts a fake host agent and driver.
+func newFixture(t *testing.T, ha, drv processtest.Behavior) *fixture {
+	t.Helper()
+	home := testutil.TempDir(t, dirPattern)
+	dir := filepath.Join(home, "default")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	f := &fixture{
+		inst:      &stop.Instance{Name: "default", Dir: dir, VMType: "qemu", AdditionalDisks: []string{"data"}},
+		diskLock:  filepath.Join(home, "_disks", "data", "in_use_by"),
+		haPIDFile: filepath.Join(dir, "ha.pid"),
+	}
+	f.drv = f.table.Add(driverPID, drv)
+	f.ha = f.table.Add(haPID, ha)
+	writeFile(t, filepath.Join(dir, "qemu.pid"), strconv.Itoa(driverPID)+"\n")
+	writeFile(t, f.haPIDFile, strconv.Itoa(haPID)+"\n")
+	writeFile(t, filepath.Join(dir, "ha.sock"), "")
+	writeFile(t, filepath.Join(dir, "lima.yaml"), "vmType: qemu\n")
+	require.NoError(t, os.MkdirAll(filepath.Dir(f.diskLock), 0o755))
+	f.disks = lockDisk(t, f.diskLock, dir)
+	return f
+}
+
+// dirPattern names the instance's LIMA_HOME with glob metacharacters, which
+// Windows allows only some of.
+var dirPattern = map[bool]string{true: "home[1]*", false: "home[1]*?"}[runtime.GOOS == "windows"]
+
+// haEndsDriver makes the fake host agent end its driver when it exits, as
+// Lima's does when it shuts down.
+func (f *fixture) haEndsDriver() *fixture {
+	go func() {
+		<-f.ha.Done()
+		f.drv.Exit()
+	}()
+	return f
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+}
+
+// lockDisk locks a disk the way Lima does, with a symlink, and reports
+// whether it could: symlinks do not work everywhere (Windows without the
+// privilege, Wine).
+func lockDisk(t *testing.T, link, holder string) bool {
+	t.Helper()
+	err := os.Symlink(holder, link)
+	if err == nil {
+		_, err = os.Readlink(link)
+	}
+	if err != nil {
+		t.Logf("symlinks unavailable, disk locks not checked: %v", err)
+		_ = os.Remove(link)
+		return false
+	}
+	return true
+}
+
+func (f *fixture) files(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir(f.inst.Dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// assertDiskLocked checks the disk lock, where there is one.
+func (f *fixture) assertDiskLocked(t *testing.T, want bool) {
+	t.Helper()
+	if f.disks {
+		_, err := os.Lstat(f.diskLock)
+		assert.Equal(t, want, err == nil, "disk locked")
+	}
+}
+
+// signalled returns the operations the stop applied to pid.
+func (f *fixture) signalled(pid int) []string {
+	var ops []string
+	for _, c := range f.table.Calls() {
+		if c.PID == pid && (c.Op == "interrupt" || c.Op == "kill") {
+			ops = append(ops, c.Op)
+		}
+	}
+	return ops
+}
+
+func TestGraceful(t *testing.T) {
+	f := newFixture(t, processtest.Behavior{InterruptDelay: 10 * time.Millisecond}, processtest.Behavior{}).haEndsDriver()
+	res, err := stop.Graceful{Processes: &f.table}.Stop(context.Background(), f.inst)
+	require.NoError(t, err)
+	assert.Equal(t, stop.StoppedGracefully, res.Outcome)
+	assert.Equal(t, []string{"interrupt"}, f.signalled(haPID))
+	assert.Empty(t, f.signalled(driverPID))
+	assert.True(t, f.ha.Exited())
+	assert.True(t, f.drv.Exited())
+	t.Log("\n" + res.String())
+}
+
+func TestGracefulTimeout(t *testing.T) {
+	f := newFixture(t, processtest.Behavior{IgnoreInterrupt: true}, processtest.Behavior{})
+	res, err := stop.Graceful{Processes: &f.table, Timeout: 20 * time.Millisecond}.Stop(context.Background(), f.inst)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorContains(t, err, "waiting for the host agent")
+	assert.Equal(t, stop.NotStopped, res.Outcome)
+	assert.Equal(t, []string{"interrupt"}, f.signalled(haPID), "graceful must not escalate")
+	assert.False(t, f.ha.Exited())
+}
+
+func TestGracefulCancelled(t *testing.T) {
+	f := newFixture(t, processtest.Behavior{IgnoreInterrupt: true}, processtest.Behavior{})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	_, err := stop.Graceful{Processes: &f.table}.Stop(ctx, f.inst)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Contains(t, f.files(t), "ha.pid")
+}
+
+func TestGracefulInterruptUnavailable(t *testing.T) {
+	f := newFixture(t, processtest.Behavior{InterruptErr: process.ErrInterruptUnavailable}, processtest.Behavior{})
+	res, err := stop.Graceful{Processes: &f.table}.Stop(context.Background(), f.inst)
+	require.ErrorIs(t, err, process.ErrInterruptUnavailable)
+	assert.Equal(t, stop.NotStopped, res.Outcome)
+}
+
+func TestForcible(t *testing.T) {
+	f := newFixture(t, processtest.Behavior{}, processtest.Behavior{})
+	res, err := stop.Forcible{Processes: &f.table}.Stop(context.Background(), f.inst)
+	require.NoError(t, err)
+	assert.Equal(t, stop.StoppedForcibly, res.Outcome)
+	assert.Equal(t, []string{"kill"}, f.signalled(driverPID))
+	assert.Equal(t, []string{"kill"}, f.signalled(haPID))
+	assert.Equal(t, []string{"lima.yaml"}, f.files(t))
+	f.assertDiskLocked(t, false)
+
+	// Idempotent.
+	res, err = stop.Forcible{Processes: &f.table}.Stop(context.Background(), f.inst)
+	require.NoError(t, err)
+	assert.Equal(t, stop.AlreadyStopped, res.Outcome)
+}
+
+func TestForcibleSurvivorKeepsFiles(t *testing.T) {
+	f := newFixture(t, processtest.Behavior{}, processtest.Behavior{RefuseKill: true})
+	res, err := stop.Forcible{Processes: &f.table, Timeout: 20 * time.Millisecond}.Stop(context.Background(), f.inst)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, processtest.ErrKillRefused)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorContains(t, err, "driver (pid 4000003) survived")
+	assert.Equal(t, stop.NotStopped, res.Outcome)
+	assert.ElementsMatch(t, []string{"lima.yaml", "ha.pid", "qemu.pid", "ha.sock"}, f.files(t))
+	f.assertDiskLocked(t, true)
+}
+
+func TestRecycledPIDNeverSignalled(t *testing.T) {
+	f := newFixture(t, processtest.Behavior{StartTime: time.Now().Add(time.Hour)}, processtest.Behavior{})
+	for _, s := range []stop.Stopper{stop.Graceful{Processes: &f.table}, stop.Forcible{Processes: &f.table}} {
+		res, _ := s.Stop(context.Background(), f.inst)
+		assert.Empty(t, f.signalled(haPID))
+		require.NotEmpty(t, res.Steps)
+		assert.ErrorIs(t, res.Steps[1].Err, stop.ErrNotOurProcess)
+	}
+}
+
+func TestGarbagePIDFile(t *testing.T) {
+	for _, content := range []string{"", "garbage\n", "4294967295\n", "-1\n", "+4000002\n"} {
+		t.Run(strconv.Quote(content), func(t *testing.T) {
+			f := newFixture(t, processtest.Behavior{}, processtest.Behavior{})
+			writeFile(t, f.haPIDFile, content)
+			for _, s := range []stop.Stopper{stop.Graceful{Processes: &f.table}, stop.Forcible{Processes: &f.table}, stop.Orphan{Forcible: stop.Forcible{Processes: &f.table}}} {
+				res, err := s.Stop(context.Background(), f.inst)
+				require.ErrorIs(t, err, stop.ErrUnsafePID)
+				assert.Equal(t, stop.NotStopped, res.Outcome)
+			}
+			assert.Empty(t, f.signalled(haPID))
+			assert.ElementsMatch(t, []string{"lima.yaml", "ha.pid", "qemu.pid", "ha.sock"}, f.files(t))
+			f.assertDiskLocked(t, true)
+		})
+	}
+}
+
+func TestDiskHeldElsewhereStaysLocked(t *testing.T) {
+	f := newFixture(t, processtest.Behavior{}, processtest.Behavior{})
+	if !f.disks {
+		t.Skip("symlinks unavailable")
+	}
+	require.NoError(t, os.Remove(f.diskLock))
+	other := filepath.Join(filepath.Dir(f.inst.Dir), "other")
+	require.True(t, lockDisk(t, f.diskLock, other))
+	res, err := stop.Forcible{Processes: &f.table}.Stop(context.Background(), f.inst)
+	require.NoError(t, err)
+	assert.Equal(t, stop.StoppedForcibly, res.Outcome)
+	target, err := os.Readlink(f.diskLock)
+	require.NoError(t, err)
+	assert.Equal(t, other, target)
+}
+
+func TestOrphan(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		ha             processtest.Behavior
+		wantOutcome    stop.Outcome
+		wantEscalation error
+	}{
+		{name: "exits on interrupt", ha: processtest.Behavior{InterruptDelay: 10 * time.Millisecond}, wantOutcome: stop.StoppedGracefully},
+		{name: "ignores interrupt", ha: processtest.Behavior{IgnoreInterrupt: true},
+			wantOutcome: stop.StoppedForcibly, wantEscalation: context.DeadlineExceeded},
+		{name: "no console", ha: processtest.Behavior{InterruptErr: process.ErrInterruptUnavailable},
+			wantOutcome: stop.StoppedForcibly, wantEscalation: process.ErrInterruptUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, tc.ha, processtest.Behavior{}).haEndsDriver()
+			o := stop.Orphan{
+				Graceful: stop.Graceful{Processes: &f.table, Timeout: 50 * time.Millisecond},
+				Forcible: stop.Forcible{Processes: &f.table},
+			}
+			res, err := o.Stop(context.Background(), f.inst)
+			require.NoError(t, err)
+			assert.Equal(t, tc.wantOutcome, res.Outcome)
+			if tc.wantEscalation == nil {
+				assert.NoError(t, res.Escalation)
+				assert.Contains(t, f.files(t), "ha.pid", "a graceful stop leaves clean-up to the host agent")
+				return
+			}
+			assert.ErrorIs(t, res.Escalation, tc.wantEscalation)
+			assert.Equal(t, []string{"lima.yaml"}, f.files(t))
+		})
+	}
+}
+
+func TestConcurrentStops(t *testing.T) {
+	f := newFixture(t, processtest.Behavior{InterruptDelay: 5 * time.Millisecond}, processtest.Behavior{}).haEndsDriver()
+	stoppers := []stop.Stopper{
+		stop.Graceful{Processes: &f.table}, stop.Forcible{Processes: &f.table}, stop.Orphan{
+			Graceful: stop.Graceful{Processes: &f.table}, Forcible: stop.Forcible{Processes: &f.table},
+		},
+	}
+	var wg sync.WaitGroup
+	outcomes := make([]stop.Outcome, 3*len(stoppers))
+	for i := range outcomes {
+		wg.Go(func() {
+			res, err := stoppers[i%len(stoppers)].Stop(context.Background(), f.inst)
+			assert.NoError(t, err)
+			outcomes[i] = res.Outcome
+		})
+	}
+	wg.Wait()
+	stopped := 0
+	for _, o := range outcomes {
+		if o != stop.AlreadyStopped {
+			stopped++
+		}
+	}
+	assert.Equal(t, 1, stopped, "outcomes: %v", outcomes)
+}
+
+func TestInvalidInstance(t *testing.T) {
+	for _, inst := range []*stop.Instance{nil, {Name: "x"}, {Name: "x", Dir: "d"}, {Name: "x", Dir: "d", VMType: "../qemu"}} {
+		res, err := stop.Forcible{}.Stop(context.Background(), inst)
+		assert.Error(t, err)
+		assert.Equal(t, stop.NotStopped, res.Outcome)
+	}
+}
