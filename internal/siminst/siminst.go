@@ -130,7 +130,7 @@ func Start(ctx context.Context, opts Options) (*Instance, error) {
 		name:     filepath.Base(cfg.Dir),
 		dir:      cfg.Dir,
 		vmType:   cfg.VMType,
-		limaHome: opts.LimaHome,
+		limaHome: filepath.Dir(cfg.Dir),
 		haDone:   make(chan struct{}),
 	}
 	ready, err := inst.startHostAgent(exe, cfg)
@@ -214,8 +214,11 @@ func readReady(ctx context.Context, r *os.File, haDone <-chan struct{}) (int, er
 	}
 	if res.err != nil {
 		if errors.Is(res.err, io.EOF) {
-			<-haDone
-			return 0, errors.New("the host agent exited before it was ready")
+			select {
+			case <-haDone:
+			case <-ctx.Done():
+			}
+			return 0, errors.New("the host agent closed its stdout before it was ready")
 		}
 		return 0, res.err
 	}
@@ -232,7 +235,8 @@ func (i *Instance) Name() string { return i.name }
 // Dir returns the instance directory.
 func (i *Instance) Dir() string { return i.dir }
 
-// LimaHome returns the directory holding the instance directory.
+// LimaHome returns the directory holding the instance directory, made
+// absolute.
 func (i *Instance) LimaHome() string { return i.limaHome }
 
 // VMType returns Lima's vmType of the instance.
