@@ -1,0 +1,151 @@
+// SPDX-FileCopyrightText: Copyright The limastop Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package siminst
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// File names of Lima's layout (Lima's pkg/store/filenames).
+const (
+	limaYAML    = "lima.yaml"
+	haPIDFile   = "ha.pid"
+	haSock      = "ha.sock"
+	haStdoutLog = "ha.stdout.log"
+	haStderrLog = "ha.stderr.log"
+	disksDir    = "_disks"
+	dataDisk    = "datadisk"
+	inUseBy     = "in_use_by"
+)
+
+// vmTypeWSL2 is the vmType whose driver writes no pid file: Lima keeps a
+// WSL2 distro running with a wsl.exe child of the host agent and asks
+// wsl.exe, not a pid file, whether it runs.
+const vmTypeWSL2 = "wsl2"
+
+// driverPIDFileName returns the name of the pid file the driver of vmType
+// writes, or "" if it writes none.
+func driverPIDFileName(vmType string) string {
+	if vmType == vmTypeWSL2 {
+		return ""
+	}
+	return vmType + ".pid"
+}
+
+// createLayout creates what limactl create would have left in cfg.Dir and
+// the disks locked to it, and empties the host agent's logs as limactl
+// start does.
+func createLayout(cfg childConfig, disks []string) error {
+	if err := os.Mkdir(cfg.Dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("failed to create the instance directory: %w", err)
+	}
+	if _, err := os.Lstat(filepath.Join(cfg.Dir, haPIDFile)); !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("instance %q seems running: %q exists", filepath.Base(cfg.Dir), haPIDFile)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.Dir, limaYAML), limaYAMLFor(cfg.VMType, disks), 0o644); err != nil {
+		return err
+	}
+	for _, name := range []string{haStdoutLog, haStderrLog} {
+		if err := os.WriteFile(filepath.Join(cfg.Dir, name), nil, 0o644); err != nil {
+			return err
+		}
+	}
+	limaHome := filepath.Dir(cfg.Dir)
+	for _, disk := range disks {
+		if err := createLockedDisk(limaHome, disk, cfg.Dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// limaYAMLFor returns the smallest lima.yaml that Lima's store loads and
+// validates. The image is never downloaded; strings are written as JSON,
+// which YAML reads as is.
+func limaYAMLFor(vmType string, disks []string) []byte {
+	var b strings.Builder
+	b.WriteString("# A simulated instance: no virtual machine runs behind it.\n")
+	fmt.Fprintf(&b, "vmType: %s\n", strconv.Quote(vmType))
+	b.WriteString("images:\n- location: \"https://example.invalid/simulated.img\"\n")
+	fmt.Fprintf(&b, "ssh:\n  localPort: %d\n", SSHLocalPort)
+	b.WriteString("containerd:\n  system: false\n  user: false\n")
+	if len(disks) > 0 {
+		b.WriteString("additionalDisks:\n")
+		for _, d := range disks {
+			fmt.Fprintf(&b, "- name: %s\n", strconv.Quote(d))
+		}
+	}
+	return []byte(b.String())
+}
+
+// createLockedDisk creates limaHome/_disks/name with an empty data disk and
+// locks it to instDir with the in_use_by symlink, as Lima's Disk.Lock does.
+func createLockedDisk(limaHome, name, instDir string) error {
+	if err := checkName(name); err != nil {
+		return fmt.Errorf("disk name: %w", err)
+	}
+	dir := filepath.Join(limaHome, disksDir, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, dataDisk), os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	lock := filepath.Join(dir, inUseBy)
+	if err := os.Symlink(instDir, lock); err != nil {
+		return fmt.Errorf("failed to lock disk %q: %w", name, err)
+	}
+	// Wine reports success and creates nothing.
+	if target, err := os.Readlink(lock); err != nil || target != instDir {
+		return fmt.Errorf("failed to lock disk %q: symlinks do not work here (%q, %v): %w", name, target, err, errors.ErrUnsupported)
+	}
+	return nil
+}
+
+// writePIDFile writes the current PID as Lima does: decimal and a newline.
+// With exclusive, an existing file is an error, as for limactl hostagent.
+func writePIDFile(path string, exclusive bool) error {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if exclusive {
+		flags |= os.O_EXCL
+	}
+	f, err := os.OpenFile(path, flags, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(strconv.Itoa(os.Getpid()) + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// event is one line of ha.stdout.log, in the shape of Lima's
+// pkg/hostagent/events.Event.
+type event struct {
+	Time   time.Time   `json:"time,omitempty"`
+	Status eventStatus `json:"status,omitempty"`
+}
+
+type eventStatus struct {
+	Running      bool `json:"running,omitempty"`
+	Exiting      bool `json:"exiting,omitempty"`
+	SSHLocalPort int  `json:"sshLocalPort,omitempty"`
+}
+
+// writeEvent appends one event line to the host agent's ha.stdout.log.
+func writeEvent(dir string, st eventStatus) error {
+	return appendJSONLine(filepath.Join(dir, haStdoutLog), event{Time: time.Now(), Status: st})
+}

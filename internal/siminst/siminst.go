@@ -1,0 +1,351 @@
+// SPDX-FileCopyrightText: Copyright The limastop Authors
+// SPDX-License-Identifier: Apache-2.0
+
+// Package siminst runs a simulated Lima instance made of real processes: a
+// fake host agent, started as a child of the caller, and a fake driver that
+// the host agent starts as its own child, as limactl does with QEMU. Both
+// are the caller's binary re-executed, so a program that uses Start must
+// call RunIfChild first thing in main (or TestMain).
+//
+// The instance directory looks enough like Lima's for Lima's store.Inspect
+// to report the instance Running while the simulation runs and Stopped once
+// it has stopped: lima.yaml, ha.pid, ha.sock serving GET /v1/info, the
+// driver's pid file, ha.stdout.log with host agent events and ha.stderr.log.
+//
+// Each simulated process that ends by itself appends a Record to a file in
+// the Lima home directory, so tests can tell a graceful stop from a forced
+// one: a killed process writes nothing.
+package siminst
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/limastop/stop/process"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultName     = "sim"
+	DefaultVMType   = "qemu"
+	DefaultLifetime = 2 * time.Minute
+)
+
+// SSHLocalPort is the port that the fake host agent reports in its events
+// and in GET /v1/info. Nothing listens on it.
+const SSHLocalPort = 60022
+
+// closeTimeout bounds how long Close waits for each killed process.
+const closeTimeout = 10 * time.Second
+
+// Options configure Start. Only LimaHome is required.
+type Options struct {
+	// LimaHome is the directory that holds the instance directory, as
+	// LIMA_HOME does for Lima. It must exist.
+	LimaHome string
+	// Name is the instance name; the instance directory is
+	// LimaHome/Name. Empty means DefaultName.
+	Name string
+	// VMType is Lima's vmType. The driver writes VMType + ".pid", except
+	// for "wsl2", whose driver has no pid file in Lima. Empty means
+	// DefaultVMType.
+	VMType string
+	// ShutdownDelay is how long the host agent takes between receiving an
+	// interrupt and stopping its driver.
+	ShutdownDelay time.Duration
+	// IgnoreInterrupt makes the host agent log and ignore interrupts, so
+	// that only a kill ends it.
+	IgnoreInterrupt bool
+	// Lifetime is how long each simulated process lives at most: it then
+	// exits by itself, so a failing test cannot leave it behind. Zero
+	// means DefaultLifetime.
+	Lifetime time.Duration
+	// AdditionalDisks are disk names to create under LimaHome/_disks and
+	// lock to the instance with an in_use_by symlink, as Lima does.
+	AdditionalDisks []string
+}
+
+// Exit is how the host agent ended, as its parent, the caller, saw it.
+type Exit struct {
+	// Time is when the caller's wait for the process returned.
+	Time time.Time
+	// Code is the exit code, -1 if a signal ended the process.
+	Code int
+	// Killed reports that the process was killed rather than exiting by
+	// itself: by a signal on Unix; on Windows by TerminateProcess with
+	// exit code 1, the code os.Process.Kill and the process package use,
+	// which the simulated processes never use themselves.
+	Killed bool
+}
+
+// Instance is a running simulated instance. Close it when done.
+type Instance struct {
+	name     string
+	dir      string
+	vmType   string
+	limaHome string
+	cmd      *exec.Cmd
+	driver   process.Process
+
+	haDone chan struct{} // closed once exit is set
+	exit   Exit
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start creates the instance directory under opts.LimaHome, starts the fake
+// host agent and returns once the host agent and its driver have written
+// their pid files and the host agent handles interrupts. If ctx ends first,
+// the host agent is killed.
+func Start(ctx context.Context, opts Options) (*Instance, error) {
+	if _, ok := os.LookupEnv(envChild); ok {
+		// A binary that forgot to call RunIfChild would otherwise start
+		// simulated instances from its simulated processes, recursively.
+		return nil, fmt.Errorf("siminst: %s is set: RunIfChild must be called first thing in main or TestMain", envChild)
+	}
+	cfg, err := newChildConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := createLayout(cfg, opts.AdditionalDisks); err != nil {
+		return nil, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("failed to find the executable to re-execute: %w", err)
+	}
+	inst := &Instance{
+		name:     filepath.Base(cfg.Dir),
+		dir:      cfg.Dir,
+		vmType:   cfg.VMType,
+		limaHome: filepath.Dir(cfg.Dir),
+		haDone:   make(chan struct{}),
+	}
+	ready, err := inst.startHostAgent(exe, cfg)
+	if err != nil {
+		return nil, err
+	}
+	driverPID, err := readReady(ctx, ready, inst.haDone)
+	if err == nil {
+		// Pinned now, while the driver waits for its stop request, so
+		// that Close cannot kill a process that reuses its PID later.
+		inst.driver, err = process.System().Find(driverPID)
+	}
+	if err != nil {
+		_ = inst.cmd.Process.Kill()
+		<-inst.haDone
+		stderr, _ := os.ReadFile(filepath.Join(cfg.Dir, haStderrLog))
+		return nil, fmt.Errorf("simulated host agent did not get ready: %w (stderr=%q)", err, stderr)
+	}
+	return inst, nil
+}
+
+// startHostAgent starts the host agent with its stdout on a pipe whose read
+// end it returns, and a goroutine that records its exit.
+func (i *Instance) startHostAgent(exe string, cfg childConfig) (*os.File, error) {
+	cfg.Role = RoleHostAgent
+	env, err := childEnv(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// Like limactl, send the host agent's stderr to ha.stderr.log.
+	stderr, err := os.OpenFile(filepath.Join(cfg.Dir, haStderrLog), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer stderr.Close()
+	// An *os.File as Stdout is handed to the child as is, so cmd.Wait
+	// does not wait for a copying goroutine and the pipe can be read
+	// while Wait runs.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer pw.Close()
+	i.cmd = exec.Command(exe)
+	i.cmd.Env = env
+	i.cmd.Stdout = pw
+	i.cmd.Stderr = stderr
+	i.cmd.SysProcAttr = backgroundSysProcAttr()
+	if err := i.cmd.Start(); err != nil {
+		pr.Close()
+		return nil, fmt.Errorf("failed to start the simulated host agent: %w", err)
+	}
+	go func() {
+		err := i.cmd.Wait()
+		i.exit = exitOf(time.Now(), i.cmd.ProcessState, err)
+		close(i.haDone)
+	}()
+	return pr, nil
+}
+
+// readReady reads the host agent's readiness line, "ready <driver PID>",
+// and closes r once the read has returned. If ctx ends first, the read is
+// left to return when the host agent exits: closing a pipe during a read
+// blocks on Windows.
+func readReady(ctx context.Context, r *os.File, haDone <-chan struct{}) (int, error) {
+	type result struct {
+		line string
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		defer r.Close()
+		line, err := bufio.NewReader(r).ReadString('\n')
+		ch <- result{line, err}
+	}()
+	var res result
+	select {
+	case res = <-ch:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	if res.err != nil {
+		if errors.Is(res.err, io.EOF) {
+			select {
+			case <-haDone:
+			case <-ctx.Done():
+			}
+			return 0, errors.New("the host agent closed its stdout before it was ready")
+		}
+		return 0, res.err
+	}
+	pid, ok := strings.CutPrefix(strings.TrimSpace(res.line), readyPrefix)
+	if !ok {
+		return 0, fmt.Errorf("unexpected readiness line %q", res.line)
+	}
+	return strconv.Atoi(pid)
+}
+
+// Name returns the instance name.
+func (i *Instance) Name() string { return i.name }
+
+// Dir returns the instance directory.
+func (i *Instance) Dir() string { return i.dir }
+
+// LimaHome returns the directory holding the instance directory, made
+// absolute.
+func (i *Instance) LimaHome() string { return i.limaHome }
+
+// VMType returns Lima's vmType of the instance.
+func (i *Instance) VMType() string { return i.vmType }
+
+// HostAgentPID returns the PID of the host agent.
+func (i *Instance) HostAgentPID() int { return i.cmd.Process.Pid }
+
+// DriverPID returns the PID of the driver.
+func (i *Instance) DriverPID() int { return i.driver.PID() }
+
+// DriverPIDFile returns the path of the driver's pid file, or "" for a
+// VMType whose driver writes none.
+func (i *Instance) DriverPIDFile() string {
+	name := driverPIDFileName(i.vmType)
+	if name == "" {
+		return ""
+	}
+	return filepath.Join(i.dir, name)
+}
+
+// RecordFile returns the path of the file the simulated processes append
+// their Records to.
+func (i *Instance) RecordFile() string { return recordFile(i.limaHome, i.name) }
+
+// Records returns what the simulated processes recorded when they ended by
+// themselves, in the order they wrote it.
+func (i *Instance) Records() ([]Record, error) { return readRecords(i.RecordFile()) }
+
+// HostAgentDone returns a channel that is closed once the caller has seen
+// the host agent exit.
+func (i *Instance) HostAgentDone() <-chan struct{} { return i.haDone }
+
+// WaitHostAgent waits until the host agent has exited and returns how, or
+// returns ctx.Err() when ctx ends first.
+func (i *Instance) WaitHostAgent(ctx context.Context) (Exit, error) {
+	select {
+	case <-i.haDone:
+		return i.exit, nil
+	case <-ctx.Done():
+		return Exit{}, ctx.Err()
+	}
+}
+
+// Close kills the simulated processes that are still running, driver first,
+// and waits for them to exit. It leaves the directories alone.
+func (i *Instance) Close() error {
+	i.closeOnce.Do(func() { i.closeErr = i.close() })
+	return i.closeErr
+}
+
+func (i *Instance) close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	var errs []error
+	if err := killPinned(i.driver); err != nil && !errors.Is(err, process.ErrNotFound) {
+		errs = append(errs, fmt.Errorf("failed to kill the simulated driver: %w", err))
+	} else if err := i.driver.Wait(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("simulated driver pid %d: %w", i.driver.PID(), err))
+	}
+	errs = append(errs, i.driver.Release())
+	killErr := i.KillHostAgent()
+	if _, err := i.WaitHostAgent(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("simulated host agent pid %d: %w (kill: %w)", i.HostAgentPID(), err, killErr))
+	}
+	return errors.Join(errs...)
+}
+
+// KillHostAgent kills the host agent, as a crash or limactl stop -f would,
+// through the caller's own handle on its child. The driver runs on. Killing
+// a host agent that has exited is no error.
+func (i *Instance) KillHostAgent() error {
+	err := i.cmd.Process.Kill()
+	select {
+	case <-i.haDone:
+		// Exited before or during the kill: Windows refuses to kill a
+		// process that has been waited for with another error than
+		// os.ErrProcessDone.
+		return nil
+	default:
+	}
+	if errors.Is(err, os.ErrProcessDone) {
+		return nil
+	}
+	return err
+}
+
+// exitOf describes how a waited-for child ended.
+func exitOf(t time.Time, state *os.ProcessState, waitErr error) Exit {
+	if state == nil {
+		return Exit{Time: t, Code: -1, Killed: waitErr != nil}
+	}
+	return Exit{Time: t, Code: state.ExitCode(), Killed: killed(state)}
+}
+
+// childEnv returns the caller's environment with cfg for RunIfChild.
+func childEnv(cfg childConfig) ([]string, error) {
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	env := make([]string, 0, len(os.Environ())+2)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, envChild+"=") && !strings.HasPrefix(kv, "GORACE=") {
+			env = append(env, kv)
+		}
+	}
+	// A binary built with -race sleeps a second at exit by default, which
+	// would show up in every measured stop. Later GORACE options win.
+	env = append(env, "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	return append(env, envChild+"="+string(b)), nil
+}

@@ -1,0 +1,36 @@
+//go:build !windows
+
+// SPDX-FileCopyrightText: Copyright The limastop Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package siminst
+
+import (
+	"log/slog"
+	"os"
+	"syscall"
+
+	"github.com/limastop/stop/process"
+)
+
+// socketRequired: the host agent fails to start without its API socket.
+const socketRequired = true
+
+// backgroundSysProcAttr starts a process in its own process group, as Lima
+// starts the host agent and QEMU, so that a terminal's Ctrl-C does not
+// reach it and it outlives its parent.
+func backgroundSysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}
+
+// killed reports whether a signal ended the process.
+func killed(state *os.ProcessState) bool {
+	ws, ok := state.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled()
+}
+
+// notifyStopEvent does nothing on Unix, where interrupts are signals.
+func notifyStopEvent(chan<- os.Signal, *slog.Logger) error { return nil }
+
+// killPinned kills p.
+func killPinned(p process.Process) error { return p.Kill() }
