@@ -292,7 +292,7 @@ func (i *Instance) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	var errs []error
-	if err := killPinned(i.driver); err != nil && !errors.Is(err, process.ErrNotFound) {
+	if err := i.driver.Kill(); err != nil && !errors.Is(err, process.ErrNotFound) {
 		errs = append(errs, fmt.Errorf("failed to kill the simulated driver: %w", err))
 	} else if err := i.driver.Wait(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("simulated driver pid %d: %w", i.driver.PID(), err))

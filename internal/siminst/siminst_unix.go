@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"syscall"
-
-	"github.com/limastop/stop/process"
 )
 
 // socketRequired: the host agent fails to start without its API socket.
@@ -31,6 +29,3 @@ func killed(state *os.ProcessState) bool {
 
 // notifyStopEvent does nothing on Unix, where interrupts are signals.
 func notifyStopEvent(chan<- os.Signal, *slog.Logger) error { return nil }
-
-// killPinned kills p.
-func killPinned(p process.Process) error { return p.Kill() }

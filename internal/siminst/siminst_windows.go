@@ -62,24 +62,3 @@ func notifyStopEvent(ch chan<- os.Signal, log *slog.Logger) error {
 	}()
 	return nil
 }
-
-// killPinned kills p. If process.Process.Kill fails, it kills through a
-// handle from os.FindProcess instead: p's open handle keeps Windows from
-// reusing the PID, so the PID still names p. (Kill opens its handle with
-// PROCESS_TERMINATE alone and then calls GetProcessId, which needs query
-// rights, so it is refused.)
-func killPinned(p process.Process) error {
-	err := p.Kill()
-	if err == nil || errors.Is(err, process.ErrNotFound) {
-		return err
-	}
-	op, ferr := os.FindProcess(p.PID())
-	if ferr != nil {
-		return fmt.Errorf("%w (then: %w)", err, ferr)
-	}
-	defer op.Release()
-	if kerr := op.Kill(); kerr != nil && !errors.Is(kerr, os.ErrProcessDone) {
-		return fmt.Errorf("%w (then: %w)", err, kerr)
-	}
-	return nil
-}
