@@ -120,7 +120,7 @@ type Step struct {
 func (r *Result) String() string {
 	var b strings.Builder
 	for _, s := range r.Steps {
-		fmt.Fprintf(&b, "%9s %-48s %9s", s.At.Round(time.Microsecond), s.Action, s.Took.Round(time.Microsecond))
+		fmt.Fprintf(&b, "%10s  %-52s %10s", s.At.Round(time.Microsecond), s.Action, s.Took.Round(time.Microsecond))
 		if s.Err != nil {
 			fmt.Fprintf(&b, "  (%v)", s.Err)
 		}
