@@ -113,7 +113,7 @@ func findTarget(table process.Table, t *target) (process.Process, error) {
 	}
 	if err != nil {
 		_ = p.Release()
-		return nil, fmt.Errorf("%s: %w", t.pidFile, err)
+		return nil, fmt.Errorf("pid file %q: %w", t.pidFile, err)
 	}
 	return p, nil
 }
