@@ -68,7 +68,16 @@ func (f Forcible) stop(ctx context.Context, r *run) error {
 	}
 	var survivors []error
 	for _, t := range live {
-		wait := func() error { return t.p.Wait(ctx) }
+		waitCtx := ctx
+		if killErrs[t] != nil {
+			// The kill failed (for example with a permission error):
+			// only check whether the process has died anyway, rather
+			// than wait out the timeout for a death no one caused.
+			var cancel context.CancelFunc
+			waitCtx, cancel = context.WithDeadline(ctx, time.Now())
+			defer cancel()
+		}
+		wait := func() error { return t.p.Wait(waitCtx) }
 		if err := r.step("confirm "+t.String()+" exited", wait); err != nil {
 			survivors = append(survivors, fmt.Errorf("the %s survived: %w", t, errors.Join(killErrs[t], err)))
 		}

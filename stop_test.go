@@ -185,7 +185,7 @@ func TestForcible(t *testing.T) {
 
 func TestForcibleSurvivorKeepsFiles(t *testing.T) {
 	f := newFixture(t, processtest.Behavior{}, processtest.Behavior{RefuseKill: true})
-	res, err := stop.Forcible{Processes: &f.table, Timeout: 20 * time.Millisecond}.Stop(context.Background(), f.inst)
+	res, err := stop.Forcible{Processes: &f.table}.Stop(context.Background(), f.inst)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, processtest.ErrKillRefused)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
