@@ -120,7 +120,7 @@ func (e Exec) Run(ctx context.Context, args ...string) (string, error) {
 	out += Decode(stderr.Bytes())
 	switch {
 	case ctx.Err() != nil:
-		return fail(-1, out, fmt.Errorf("killed when its context ended: %w", ctx.Err()))
+		return fail(-1, out, fmt.Errorf("cut short by its context: %w", ctx.Err()))
 	case runCtx.Err() != nil:
 		return fail(-1, out, fmt.Errorf("killed after its %v timeout: %w", timeout, runCtx.Err()))
 	case cmd.ProcessState != nil:

@@ -80,10 +80,12 @@ func DistroState(ctx context.Context, ex Executor, name string) (State, error) {
 }
 
 // Terminate stops the distro with wsl.exe --terminate. A distro that is
-// already stopped or does not exist is success. When wsl.exe reports a
+// already stopped or does not exist is success. When wsl.exe exits with a
 // failure, Terminate decides by the distro's state rather than by the
 // message, which is in the user's language: Stopped or NotFound is
-// success. A wsl.exe that times out is not asked again.
+// success. A wsl.exe that could not start, timed out or was cut short is
+// not asked again, and the error wraps the cause, such as
+// context.DeadlineExceeded.
 //
 // Terminate does not release the distro's ext4.vhdx if another process
 // holds it: only Shutdown does.

@@ -83,7 +83,7 @@ func (f *Fake) Run(ctx context.Context, args ...string) (string, error) {
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return fail(-1, "", fmt.Errorf("killed when its context ended: %w", err))
+		return fail(-1, "", fmt.Errorf("cut short by its context: %w", err))
 	}
 
 	out := r.Stdout
