@@ -1,0 +1,26 @@
+//go:build !windows
+
+// SPDX-FileCopyrightText: Copyright The limastop Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package wsl_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/limastop/stop/internal/testutil"
+	"github.com/limastop/stop/wsl"
+)
+
+// killsDescendants: on Unix, Run kills wsl.exe's whole process group.
+const killsDescendants = true
+
+func TestExecNoWSL(t *testing.T) {
+	t.Setenv("PATH", testutil.TempDir(t, "path"))
+	_, err := wsl.Exec{}.Run(context.Background(), "--list", "--verbose")
+	require.ErrorIs(t, err, errors.ErrUnsupported)
+}
