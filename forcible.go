@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/limastop/stop/process"
+	"github.com/limastop/stop/wsl"
 )
 
 // DefaultForcibleTimeout bounds a Forcible stop whose Timeout is zero: the
@@ -34,6 +35,8 @@ type Forcible struct {
 	Processes process.Table
 	// Disks unlocks the additional disks; nil means LimaDisks.
 	Disks DiskUnlocker
+	// WSL runs wsl.exe for WSL2 instances; nil means wsl.Exec{}.
+	WSL wsl.Executor
 	// Logger receives a record per step; nil discards them.
 	Logger *slog.Logger
 }
@@ -107,6 +110,16 @@ func (f Forcible) cleanUp(ctx context.Context, r *run) error {
 		unlock := func() error { return disks.Unlock(ctx, r.inst, d) }
 		if err := r.step(fmt.Sprintf("unlock disk %q", d), unlock); err != nil && !errors.Is(err, ErrDiskHeldElsewhere) {
 			errs = append(errs, err)
+		}
+	}
+	if r.inst.wsl2() {
+		// The distro is the VM: while it may run, the instance must not
+		// look stopped, so its files stay if it cannot be terminated.
+		distro := wsl.DistroName(r.inst.Name)
+		terminate := func() error { return wsl.Terminate(ctx, orWSL(f.WSL), distro) }
+		if err := r.step("terminate WSL2 distro "+distro, terminate); err != nil {
+			errs = append(errs, fmt.Errorf("terminating WSL2 distro %q: %w; pid files and sockets are kept", distro, err))
+			return errors.Join(errs...)
 		}
 	}
 	remove := func() error { return removeStaleFiles(r.inst.Dir) }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/limastop/stop/process"
+	"github.com/limastop/stop/wsl"
 )
 
 // DefaultGracefulTimeout bounds a Graceful stop whose Timeout is zero. Lima
@@ -19,7 +20,7 @@ const DefaultGracefulTimeout = 3 * time.Minute
 
 // Graceful interrupts the host agent and waits, event-driven, for it and
 // then the driver to exit. The instance counts as stopped only when both are
-// gone. Graceful never escalates: on timeout it returns an error wrapping
+// gone and, for a WSL2 instance, its distro is Stopped. Graceful never escalates: on timeout it returns an error wrapping
 // context.DeadlineExceeded that names the phase, and the caller decides
 // (Orphan escalates to Forcible).
 //
@@ -30,6 +31,8 @@ type Graceful struct {
 	Timeout time.Duration
 	// Processes is the process table; nil means process.System().
 	Processes process.Table
+	// WSL runs wsl.exe for WSL2 instances; nil means wsl.Exec{}.
+	WSL wsl.Executor
 	// Logger receives a record per step; nil discards them.
 	Logger *slog.Logger
 }
@@ -57,6 +60,9 @@ func (g Graceful) stop(ctx context.Context, r *run) error {
 	ha, drv := ts.hostAgent(), ts.driver()
 	switch {
 	case ha.p == nil && drv.p == nil:
+		if err := r.checkDistroStopped(ctx, g.WSL); err != nil {
+			return fmt.Errorf("graceful stop: %w", err)
+		}
 		r.res.Outcome = AlreadyStopped
 		return nil
 	case ha.p == nil:
@@ -75,6 +81,34 @@ func (g Graceful) stop(ctx context.Context, r *run) error {
 			return fmt.Errorf("graceful stop: waiting for the %s to exit: %w", t, err)
 		}
 	}
+	if r.inst.wsl2() {
+		distro := wsl.DistroName(r.inst.Name)
+		wait := func() error { return wsl.WaitStopped(ctx, orWSL(g.WSL), distro) }
+		if err := r.step("wait for WSL2 distro "+distro+" to stop", wait); err != nil {
+			return fmt.Errorf("graceful stop: waiting for WSL2 distro %q to stop: %w", distro, err)
+		}
+	}
 	r.res.Outcome = StoppedGracefully
+	return nil
+}
+
+// checkDistroStopped checks, for a WSL2 instance whose processes are gone,
+// that its distro is not running either: only a forced stop could end it.
+func (r *run) checkDistroStopped(ctx context.Context, ex wsl.Executor) error {
+	if !r.inst.wsl2() {
+		return nil
+	}
+	distro := wsl.DistroName(r.inst.Name)
+	var state wsl.State
+	check := func() (err error) {
+		state, err = wsl.DistroState(ctx, orWSL(ex), distro)
+		return err
+	}
+	if err := r.step("check WSL2 distro "+distro, check); err != nil {
+		return err
+	}
+	if state != wsl.Stopped && state != wsl.NotFound {
+		return fmt.Errorf("WSL2 distro %q is %s although the host agent is gone: only a forced stop can end it", distro, state)
+	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/limastop/stop/process"
+	"github.com/limastop/stop/wsl"
 )
 
 var (
@@ -94,6 +95,8 @@ func (o Outcome) String() string {
 
 // Result says how a stop went.
 type Result struct {
+	// Start is when the stop began; the steps' At count from it.
+	Start time.Time
 	// Outcome says how the instance went down.
 	Outcome Outcome
 	// Escalation is set when an Orphan stop fell back to a forced stop: it
@@ -163,7 +166,8 @@ func (r *run) record(start time.Time, action string, err error) {
 // stops of one instance in this process run one after the other: the
 // later ones then find it stopped and report AlreadyStopped.
 func start(ctx context.Context, inst *Instance, log *slog.Logger) (*run, func(), error) {
-	r := &run{inst: inst, log: orDiscard(log), begin: time.Now(), res: &Result{}}
+	begin := time.Now()
+	r := &run{inst: inst, log: orDiscard(log), begin: begin, res: &Result{Start: begin}}
 	if err := inst.validate(); err != nil {
 		return r, func() {}, err
 	}
@@ -186,6 +190,9 @@ func (inst *Instance) validate() error {
 	return nil
 }
 
+// wsl2 reports whether the instance runs in a WSL2 distro.
+func (inst *Instance) wsl2() bool { return inst.VMType == "wsl2" }
+
 func orDiscard(l *slog.Logger) *slog.Logger {
 	if l == nil {
 		return slog.New(slog.DiscardHandler)
@@ -198,6 +205,13 @@ func orSystem(t process.Table) process.Table {
 		return process.System()
 	}
 	return t
+}
+
+func orWSL(ex wsl.Executor) wsl.Executor {
+	if ex == nil {
+		return wsl.Exec{}
+	}
+	return ex
 }
 
 func orDefault(d, def time.Duration) time.Duration {
