@@ -154,11 +154,12 @@ func (r *run) step(action string, f func() error) error {
 
 // record records a step that began at start and ends now.
 func (r *run) record(start time.Time, action string, err error) {
-	r.res.Steps = append(r.res.Steps, Step{Action: action, At: start.Sub(r.begin), Took: time.Since(start), Err: err})
+	took := time.Since(start)
+	r.res.Steps = append(r.res.Steps, Step{Action: action, At: start.Sub(r.begin), Took: took, Err: err})
 	if err != nil {
-		r.log.Warn(action, "instance", r.inst.Name, "error", err)
+		r.log.Warn(action, "instance", r.inst.Name, "took", took, "error", err)
 	} else {
-		r.log.Info(action, "instance", r.inst.Name)
+		r.log.Info(action, "instance", r.inst.Name, "took", took)
 	}
 }
 
