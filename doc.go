@@ -25,9 +25,11 @@
 //	step              Linux / macOS                     Windows (incl. WSL2)
 //	----              -------------                     --------------------
 //	graceful request  SIGINT to the host agent,         the host agent's stop event
-//	                  through its pidfd on Linux        (process.InterruptEventName); else
+//	                  through its pidfd on Linux        (process.InterruptEventName); else,
+//	                                                    if the caller opts in with
+//	                                                    process.SystemTable{ConsoleBreak: true},
 //	                                                    CTRL_BREAK to its own process group
-//	                                                    if it shares the caller's console;
+//	                                                    when it shares the caller's console;
 //	                                                    never group 0
 //	forced kill       SIGKILL to the driver, then the   TerminateProcess on each process's
 //	                  host agent                        handle; never a console event

@@ -63,7 +63,7 @@ type Process interface {
 	StartTime() time.Time
 	// Interrupt asks the process to shut down: SIGINT on Unix; on Windows
 	// the console-less stop event, or CTRL_BREAK to the process's own
-	// group when the caller shares its console. It returns an error
+	// group where SystemTable.ConsoleBreak allows it. It returns an error
 	// wrapping ErrNotFound if the process has exited and
 	// ErrInterruptUnavailable if no request could be delivered.
 	Interrupt() error
@@ -79,8 +79,31 @@ type Process interface {
 	Release() error
 }
 
-// System returns the process table of the operating system.
-func System() Table { return systemTable{} }
+// System returns the process table of the operating system, with the
+// default SystemTable settings.
+func System() Table { return SystemTable{} }
+
+// SystemTable is the process table of the operating system. Its zero value
+// is what System returns.
+type SystemTable struct {
+	// ConsoleBreak lets Interrupt on Windows fall back to CTRL_BREAK for a
+	// process that did not opt into the stop event (InterruptEventName)
+	// and shares the caller's console. Windows sends the event to the
+	// process group whose ID is the PID; for a process that does not lead
+	// its own group, it sends it to every process on the console, the
+	// caller included. So set it only when the processes were started with
+	// CREATE_NEW_PROCESS_GROUP, as Lima starts its host agent. Other OSes
+	// ignore it.
+	ConsoleBreak bool
+}
+
+// Find implements Table.
+func (t SystemTable) Find(pid int) (Process, error) {
+	if err := CheckPID(pid); err != nil {
+		return nil, err
+	}
+	return t.find(pid)
+}
 
 // CheckPID refuses PIDs that must never be signalled: anything <= 1 (on
 // Unix 0 and -1 address process groups and 1 is init), anything beyond the

@@ -17,15 +17,10 @@ import (
 // startTimeResolution is that of kinfo_proc's p_starttime, a timeval.
 const startTimeResolution = time.Microsecond
 
-type systemTable struct{}
-
 // Find records the process's start time. macOS has no pidfd, so pinning is
 // best effort: every signal re-reads the start time first and refuses to
 // signal a process that started at another time.
-func (systemTable) Find(pid int) (Process, error) {
-	if err := CheckPID(pid); err != nil {
-		return nil, err
-	}
+func (SystemTable) find(pid int) (Process, error) {
 	start, err := darwinStartTime(pid)
 	if err != nil {
 		return nil, err

@@ -22,15 +22,10 @@ const clockTicks = 100
 
 const startTimeResolution = time.Second / clockTicks
 
-type systemTable struct{}
-
 // Find pins pid with a pidfd, then reads its start time and checks that the
 // pidfd still refers to a live process: if the process exited between
 // pidfd_open and reading /proc, the start time could belong to a successor.
-func (systemTable) Find(pid int) (Process, error) {
-	if err := CheckPID(pid); err != nil {
-		return nil, err
-	}
+func (SystemTable) find(pid int) (Process, error) {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		if errors.Is(err, unix.ESRCH) {

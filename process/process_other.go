@@ -14,10 +14,8 @@ import (
 
 const startTimeResolution = time.Microsecond
 
-type systemTable struct{}
-
-// Find is not implemented on this OS: without a way to pin a process and
+// find is not implemented on this OS: without a way to pin a process and
 // read its start time, no PID can be signalled safely.
-func (systemTable) Find(pid int) (Process, error) {
+func (SystemTable) find(pid int) (Process, error) {
 	return nil, fmt.Errorf("process table on %s: %w", runtime.GOOS, errors.ErrUnsupported)
 }

@@ -17,20 +17,15 @@ import (
 // startTimeResolution is that of a FILETIME.
 const startTimeResolution = 100 * time.Nanosecond
 
-type systemTable struct{}
-
 // Find opens a handle with the least rights needed to read the creation time
 // and wait. While the handle is open Windows does not reuse the PID, so
 // every later call reaches this exact process.
-func (systemTable) Find(pid int) (Process, error) {
-	if err := CheckPID(pid); err != nil {
-		return nil, err
-	}
+func (t SystemTable) find(pid int) (Process, error) {
 	h, err := openProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION|windows.SYNCHRONIZE, pid)
 	if err != nil {
 		return nil, err
 	}
-	p := &windowsProcess{pid: pid, h: h}
+	p := &windowsProcess{pid: pid, h: h, consoleBreak: t.ConsoleBreak}
 	if err := p.checkRunning(); err != nil {
 		p.Release()
 		return nil, err
@@ -67,9 +62,10 @@ func openProcess(access uint32, pid int) (windows.Handle, error) {
 }
 
 type windowsProcess struct {
-	pid   int
-	start time.Time
-	h     windows.Handle
+	pid          int
+	start        time.Time
+	h            windows.Handle
+	consoleBreak bool // see SystemTable.ConsoleBreak
 }
 
 func (p *windowsProcess) PID() int             { return p.pid }
@@ -113,12 +109,11 @@ func (p *windowsProcess) Kill() error {
 }
 
 // Interrupt sets the process's stop event (see InterruptEventName) if it
-// created one. Otherwise it sends CTRL_BREAK to the process's own group, and
-// only when the process shares the caller's console: a console control
-// event cannot cross consoles, and group 0 would reach every process on the
-// console, the caller included. The group is the process's PID, which
-// assumes, as Lima does when it starts a host agent, that the process was
-// created with CREATE_NEW_PROCESS_GROUP.
+// created one. Otherwise, only if SystemTable.ConsoleBreak allows it and the
+// process shares the caller's console, it sends CTRL_BREAK to the process
+// group whose ID is the process's PID: a console control event cannot cross
+// consoles, and group 0 would reach every process on the console, the
+// caller included.
 func (p *windowsProcess) Interrupt() error {
 	if err := p.checkRunning(); err != nil {
 		return err
@@ -137,6 +132,9 @@ func (p *windowsProcess) Interrupt() error {
 	}
 	if !errors.Is(err, windows.ERROR_FILE_NOT_FOUND) {
 		return fmt.Errorf("failed to open the stop event of pid %d: %w", p.pid, err)
+	}
+	if !p.consoleBreak {
+		return fmt.Errorf("%w: pid %d has no stop event, and CTRL_BREAK is not enabled (SystemTable.ConsoleBreak)", ErrInterruptUnavailable, p.pid)
 	}
 	pids, err := consoleProcesses()
 	if err != nil {

@@ -26,29 +26,43 @@ func TestInterruptStopEvent(t *testing.T) {
 }
 
 // TestInterruptWithoutStopEvent covers a target that did not opt into the
-// stop event. Without a console (a service, or the tests under Wine) no
-// interrupt can be delivered, and nothing may be signalled; with one, the
-// target's own process group gets CTRL_BREAK.
+// stop event. By default nothing is signalled. With ConsoleBreak, the
+// target's own process group gets CTRL_BREAK if it shares the caller's
+// console; without a console (a service, or the tests under Wine) no
+// interrupt can be delivered.
 func TestInterruptWithoutStopEvent(t *testing.T) {
-	c := &child{cmd: exec.Command(os.Args[0])}
-	c.cmd.Env = append(c.cmd.Environ(), childEnv+"=wait")
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{CreationFlags: syscall.CREATE_NEW_PROCESS_GROUP}
-	c.start(t)
-	c.pid = c.cmd.Process.Pid
-	c.expect(t, "ready")
-	t.Cleanup(func() { _ = c.cmd.Process.Kill() })
-	p := find(t, c.pid)
+	for _, tc := range []struct {
+		name        string
+		table       process.SystemTable
+		wantCtrlBrk bool
+	}{
+		{name: "default", table: process.SystemTable{}},
+		{name: "console break", table: process.SystemTable{ConsoleBreak: true}, wantCtrlBrk: hasConsole()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &child{cmd: exec.Command(os.Args[0])}
+			c.cmd.Env = append(c.cmd.Environ(), childEnv+"=wait")
+			c.cmd.SysProcAttr = &syscall.SysProcAttr{CreationFlags: syscall.CREATE_NEW_PROCESS_GROUP}
+			c.start(t)
+			c.pid = c.cmd.Process.Pid
+			c.expect(t, "ready")
+			t.Cleanup(func() { _ = c.cmd.Process.Kill() })
+			p, err := tc.table.Find(c.pid)
+			require.NoError(t, err)
+			defer p.Release()
 
-	err := p.Interrupt()
-	if !hasConsole() {
-		require.ErrorIs(t, err, process.ErrInterruptUnavailable)
-		t.Log(err)
-		require.NoError(t, c.stdin.Close())
-		assert.Equal(t, exitStdinClosed, c.exitCode(t), "the target was signalled")
-		return
+			err = p.Interrupt()
+			if tc.wantCtrlBrk {
+				require.NoError(t, err)
+				assert.Equal(t, exitInterrupted, c.exitCode(t))
+				return
+			}
+			require.ErrorIs(t, err, process.ErrInterruptUnavailable)
+			t.Log(err)
+			require.NoError(t, c.stdin.Close())
+			assert.Equal(t, exitStdinClosed, c.exitCode(t), "the target was signalled")
+		})
 	}
-	require.NoError(t, err)
-	assert.Equal(t, exitInterrupted, c.exitCode(t))
 }
 
 // TestLowPIDBits checks that a PID that is not a multiple of 4 does not

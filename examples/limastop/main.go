@@ -24,6 +24,7 @@ import (
 
 	"github.com/limastop/stop"
 	"github.com/limastop/stop/lima"
+	"github.com/limastop/stop/process"
 )
 
 func main() {
@@ -67,12 +68,17 @@ func run() int {
 }
 
 func newStopper(policy string, logger *slog.Logger) (stop.Stopper, error) {
-	forcible := stop.Forcible{Disks: lima.Disks{}, Logger: logger}
+	// limactl starts host agents with CREATE_NEW_PROCESS_GROUP on
+	// Windows, so CTRL_BREAK to a host agent's PID reaches its own group
+	// only: run from a console, this command can stop them gracefully.
+	procs := process.SystemTable{ConsoleBreak: true}
+	graceful := stop.Graceful{Processes: procs, Logger: logger}
+	forcible := stop.Forcible{Processes: procs, Disks: lima.Disks{}, Logger: logger}
 	switch policy {
 	case "orphan":
-		return stop.Orphan{Graceful: stop.Graceful{Logger: logger}, Forcible: forcible}, nil
+		return stop.Orphan{Graceful: graceful, Forcible: forcible}, nil
 	case "graceful":
-		return stop.Graceful{Logger: logger}, nil
+		return graceful, nil
 	case "forcible":
 		return forcible, nil
 	}
