@@ -57,6 +57,7 @@ type childConfig struct {
 	Records         string        `json:"records"`
 	ShutdownDelay   time.Duration `json:"shutdownDelay"`
 	IgnoreInterrupt bool          `json:"ignoreInterrupt"`
+	NoStopEvent     bool          `json:"noStopEvent"`
 	Lifetime        time.Duration `json:"lifetime"`
 }
 
@@ -93,6 +94,7 @@ func newChildConfig(opts Options) (childConfig, error) {
 		Records:         recordFile(home, name),
 		ShutdownDelay:   opts.ShutdownDelay,
 		IgnoreInterrupt: opts.IgnoreInterrupt,
+		NoStopEvent:     opts.NoStopEvent,
 		Lifetime:        lifetime,
 	}, nil
 }

@@ -28,9 +28,11 @@ func runHostAgent(cfg childConfig, log *slog.Logger) int {
 	lifetime := time.NewTimer(cfg.Lifetime)
 	interrupts := make(chan os.Signal, 1)
 	signal.Notify(interrupts, os.Interrupt, syscall.SIGTERM)
-	if err := notifyStopEvent(interrupts, log); err != nil {
-		log.Error("failed to create the stop event", "error", err)
-		return exitFailure
+	if !cfg.NoStopEvent {
+		if err := notifyStopEvent(interrupts, log); err != nil {
+			log.Error("failed to create the stop event", "error", err)
+			return exitFailure
+		}
 	}
 
 	pidFile := filepath.Join(cfg.Dir, haPIDFile)

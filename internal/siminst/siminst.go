@@ -67,6 +67,10 @@ type Options struct {
 	// IgnoreInterrupt makes the host agent log and ignore interrupts, so
 	// that only a kill ends it.
 	IgnoreInterrupt bool
+	// NoStopEvent keeps the host agent from opting into console-less
+	// interrupts on Windows (process.InterruptEventName), as Lima v1.2.2's
+	// host agent does not. Other OSes ignore it.
+	NoStopEvent bool
 	// Lifetime is how long each simulated process lives at most: it then
 	// exits by itself, so a failing test cannot leave it behind. Zero
 	// means DefaultLifetime.
