@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/limastop/stop/internal/fsutil"
 )
 
 // StaleFileSuffixes returns the suffixes of the files a forced stop removes
@@ -50,22 +52,13 @@ func (LimaDisks) Unlock(_ context.Context, inst *Instance, disk string) error {
 	if err != nil {
 		return fmt.Errorf("failed to read the lock of disk %q: %w", disk, err)
 	}
-	if !sameDir(holder, inst.Dir) {
+	if !fsutil.SameDir(holder, inst.Dir) {
 		return fmt.Errorf("%w: disk %q is held by %q", ErrDiskHeldElsewhere, disk, holder)
 	}
 	if err := os.Remove(link); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("failed to unlock disk %q: %w", disk, err)
 	}
 	return nil
-}
-
-func sameDir(a, b string) bool {
-	if filepath.Clean(a) == filepath.Clean(b) {
-		return true
-	}
-	ai, aerr := os.Stat(a)
-	bi, berr := os.Stat(b)
-	return aerr == nil && berr == nil && os.SameFile(ai, bi)
 }
 
 // removeStaleFiles removes the files in dir whose names end in one of

@@ -12,12 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 
 	"github.com/lima-vm/lima/pkg/store"
 
 	"github.com/limastop/stop"
+	"github.com/limastop/stop/internal/fsutil"
 )
 
 // Instance returns what stop needs to know about inst. The PIDs are the
@@ -53,20 +52,11 @@ func (Disks) Unlock(_ context.Context, inst *stop.Instance, disk string) error {
 	switch {
 	case d.InstanceDir == "":
 		return nil
-	case !sameDir(d.InstanceDir, inst.Dir):
+	case !fsutil.SameDir(d.InstanceDir, inst.Dir):
 		return fmt.Errorf("%w: disk %q is held by %q", stop.ErrDiskHeldElsewhere, disk, d.InstanceDir)
 	}
 	if err := d.Unlock(); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("failed to unlock disk %q: %w", disk, err)
 	}
 	return nil
-}
-
-func sameDir(a, b string) bool {
-	if filepath.Clean(a) == filepath.Clean(b) {
-		return true
-	}
-	ai, aerr := os.Stat(a)
-	bi, berr := os.Stat(b)
-	return aerr == nil && berr == nil && os.SameFile(ai, bi)
 }
