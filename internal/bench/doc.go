@@ -8,12 +8,12 @@
 // without cgo, and Windows has no AF_UNIX socket for Lima's store under
 // Wine.
 //
-//	go test -run '^$' -bench . -benchtime=15x ./internal/bench/
+//	go test -run '^$' -bench . -benchtime=20x -benchmem ./internal/bench/
 //
 // Each benchmark alternates the two implementations iteration by iteration,
 // each on its own fresh instance, and reports medians as custom metrics:
 // "ours-" and "lima-" prefixes, and ratios between them. The benchmark
-// timer runs only around this module's Stop calls, so ns/op, B/op and
+// timer runs only around this module's calls, so ns/op, B/op and
 // allocs/op describe ours alone; the "B/stop" metrics bracket exactly one
 // Stop call with runtime.ReadMemStats. Times of exit come from the
 // simulated processes themselves (the Record each writes just before it
