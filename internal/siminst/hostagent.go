@@ -86,9 +86,6 @@ func runHostAgent(cfg childConfig, log *slog.Logger) int {
 		}
 	}
 
-	if err := writeEvent(cfg.Dir, eventStatus{Exiting: true}); err != nil {
-		log.Error("failed to write the exiting event", "error", err)
-	}
 	select {
 	case <-time.After(cfg.ShutdownDelay):
 	case <-lifetime.C:
@@ -99,6 +96,12 @@ func runHostAgent(cfg childConfig, log *slog.Logger) int {
 	case <-drv.done:
 	case <-lifetime.C:
 		return exitBy(cfg, log, ReasonLifetime, exitLifetime)
+	}
+	// Like Lima's host agent, whose Run emits the exiting event once the
+	// driver has stopped, on its way out: a watcher of the events learns
+	// of the shutdown at its end, not at its start.
+	if err := writeEvent(cfg.Dir, eventStatus{Exiting: true}); err != nil {
+		log.Error("failed to write the exiting event", "error", err)
 	}
 	closeServer(srv)
 	removeFiles(log, sock, pidFile)

@@ -106,24 +106,37 @@ func requireNoFile(t *testing.T, path string) {
 	require.ErrorIs(t, err, fs.ErrNotExist, "%q still exists", path)
 }
 
-// statuses returns the status objects of the events in ha.stdout.log.
-func statuses(t *testing.T, inst *siminst.Instance) []map[string]any {
+// hostAgentEvent is an event in ha.stdout.log.
+type hostAgentEvent struct {
+	Time   time.Time      `json:"time"`
+	Status map[string]any `json:"status"`
+}
+
+// events returns the events in ha.stdout.log.
+func events(t *testing.T, inst *siminst.Instance) []hostAgentEvent {
 	t.Helper()
 	f, err := os.Open(filepath.Join(inst.Dir(), "ha.stdout.log"))
 	require.NoError(t, err)
 	defer f.Close()
-	var sts []map[string]any
+	var evs []hostAgentEvent
 	s := bufio.NewScanner(f)
 	for s.Scan() {
-		var ev struct {
-			Time   time.Time      `json:"time"`
-			Status map[string]any `json:"status"`
-		}
+		var ev hostAgentEvent
 		require.NoError(t, json.Unmarshal(s.Bytes(), &ev), "event %q", s.Text())
 		require.False(t, ev.Time.IsZero(), "event %q has no time", s.Text())
-		sts = append(sts, ev.Status)
+		evs = append(evs, ev)
 	}
 	require.NoError(t, s.Err())
+	return evs
+}
+
+// statuses returns the status objects of the events in ha.stdout.log.
+func statuses(t *testing.T, inst *siminst.Instance) []map[string]any {
+	t.Helper()
+	var sts []map[string]any
+	for _, ev := range events(t, inst) {
+		sts = append(sts, ev.Status)
+	}
 	return sts
 }
 
@@ -263,9 +276,11 @@ func TestInterrupt(t *testing.T) {
 			assert.False(t, haRec.Time.Before(drvRec.Time), "host agent exited before its driver")
 			assert.False(t, exit.Time.Before(haRec.Time), "host agent exit seen before it happened")
 
-			sts := statuses(t, inst)
-			require.Len(t, sts, 2)
-			assert.Equal(t, map[string]any{"exiting": true}, sts[1])
+			evs := events(t, inst)
+			require.Len(t, evs, 2)
+			assert.Equal(t, map[string]any{"exiting": true}, evs[1].Status)
+			// Like Lima's, once the driver has stopped.
+			assert.False(t, evs[1].Time.Before(drvRec.Time), "exiting event written before the driver stopped")
 		})
 	}
 }

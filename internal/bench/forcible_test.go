@@ -1,0 +1,83 @@
+//go:build linux
+
+// SPDX-FileCopyrightText: Copyright The limastop Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package bench_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/lima-vm/lima/pkg/instance"
+	"github.com/stretchr/testify/require"
+
+	"github.com/limastop/stop"
+	"github.com/limastop/stop/internal/siminst"
+)
+
+// BenchmarkForcible kills an instance with one locked additional disk:
+// stop.Forcible, which confirms both deaths before it unlocks the disk and
+// removes the pid files, against Lima's instance.StopForcibly, which sends
+// SIGKILL, unlocks and removes at once and returns without waiting.
+//
+//   - return: from the call to its return.
+//   - gone: from the call to the moment the benchmark's own observer saw
+//     the later of the two processes exit. Lima's processes are still dying
+//     when it returns; ours are gone before it returns.
+//   - ours-return/lima-gone: when ours has confirmed the deaths and
+//     cleaned up, relative to when Lima's killed processes are actually
+//     gone. Lima's own return, which confirms nothing, is context.
+//   - B/stop: bytes allocated by the process during the call.
+func BenchmarkForcible(b *testing.B) {
+	home := limaHome(b)
+	opts := siminst.Options{AdditionalDisks: []string{"data"}}
+	var oursReturn, oursGone, limaReturn, limaGone []time.Duration
+	var oursBytes, limaBytes []uint64
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		oursSim := startSim(b, home, fmt.Sprintf("ours-%d", i), opts)
+		limaSim := startSim(b, home, fmt.Sprintf("lima-%d", i), opts)
+		runOurs := func() {
+			inst := oursSim.instance(b)
+			c := measure(b, true, func() error {
+				res, err := stop.Forcible{}.Stop(context.Background(), inst)
+				if err == nil && res.Outcome != stop.StoppedForcibly {
+					err = fmt.Errorf("outcome %s", res.Outcome)
+				}
+				return err
+			})
+			require.NoError(b, c.err)
+			oursReturn = append(oursReturn, c.took())
+			oursGone = append(oursGone, oursSim.gone(b).Sub(c.start))
+			oursBytes = append(oursBytes, c.allocated)
+		}
+		runLima := func() {
+			li := limaSim.inspect(b)
+			c := measure(b, false, func() error {
+				instance.StopForcibly(li)
+				return nil
+			})
+			limaReturn = append(limaReturn, c.took())
+			limaGone = append(limaGone, limaSim.gone(b).Sub(c.start))
+			limaBytes = append(limaBytes, c.allocated)
+		}
+		if oursFirst(i) {
+			runOurs()
+			runLima()
+		} else {
+			runLima()
+			runOurs()
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(ms(oursReturn), "ours-return-ms")
+	b.ReportMetric(ms(oursGone), "ours-gone-ms")
+	b.ReportMetric(ms(limaReturn), "lima-return-ms")
+	b.ReportMetric(ms(limaGone), "lima-gone-ms")
+	b.ReportMetric(ratio(ms(oursReturn), ms(limaGone)), "ours-return/lima-gone")
+	b.ReportMetric(median(oursBytes), "ours-B/stop")
+	b.ReportMetric(median(limaBytes), "lima-B/stop")
+}
