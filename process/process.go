@@ -152,6 +152,13 @@ const maxPIDFileSize = 64
 // file yields an error wrapping fs.ErrNotExist; garbage one wrapping
 // ErrUnsafePID.
 func ReadPIDFile(path string) (pid int, modTime time.Time, err error) {
+	// Only a regular file is read: opening a FIFO planted in its place
+	// would block, and a symlink could point anywhere.
+	if fi, err := os.Lstat(path); err != nil {
+		return 0, time.Time{}, err
+	} else if !fi.Mode().IsRegular() {
+		return 0, time.Time{}, fmt.Errorf("%w: pid file %q is not a regular file (%s)", ErrUnsafePID, path, fi.Mode().Type())
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, time.Time{}, err

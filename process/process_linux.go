@@ -28,8 +28,13 @@ const startTimeResolution = time.Second / clockTicks
 func (SystemTable) find(pid int) (Process, error) {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
-		if errors.Is(err, unix.ESRCH) {
+		switch {
+		case errors.Is(err, unix.ESRCH):
 			return nil, fmt.Errorf("pid %d: %w", pid, ErrNotFound)
+		case errors.Is(err, unix.ENOSYS):
+			// Without a pidfd a PID cannot be pinned, so nothing is
+			// signalled: pidfd_open needs Linux 5.3.
+			return nil, fmt.Errorf("failed to open pidfd for pid %d (Linux 5.3 or later is required): %w", pid, errors.ErrUnsupported)
 		}
 		return nil, fmt.Errorf("failed to open pidfd for pid %d: %w", pid, err)
 	}

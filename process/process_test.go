@@ -244,6 +244,10 @@ func TestReadPIDFile(t *testing.T) {
 	}
 	_, _, err := process.ReadPIDFile(filepath.Join(dir, "missing.pid"))
 	assert.ErrorIs(t, err, fs.ErrNotExist)
+
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "dir.pid"), 0o755))
+	_, _, err = process.ReadPIDFile(filepath.Join(dir, "dir.pid"))
+	assert.ErrorIs(t, err, process.ErrUnsafePID)
 }
 
 func systemFind(pid int) (process.Process, error) { return process.System().Find(pid) }
