@@ -24,9 +24,8 @@
 // Per host:
 //
 //   - Windows: wsl.exe is found on PATH and started without a console
-//     window. A hung wsl.exe is killed with TerminateProcess; processes it
-//     started may live on, but Run stops waiting for them after half a
-//     second.
+//     window, in a job object: a hung wsl.exe is killed together with
+//     every process it started, and none outlives Run.
 //   - Linux inside WSL: wsl.exe is run through WSL interop when it is on
 //     PATH. It runs in its own process group, which is killed as a whole.
 //   - Elsewhere: there is no wsl.exe and Exec.Run returns an error

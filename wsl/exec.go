@@ -34,9 +34,10 @@ const waitDelay = 500 * time.Millisecond
 // Exec is the real Executor: it runs wsl.exe as a child process. Its zero
 // value runs wsl.exe found on PATH with DefaultTimeout.
 //
-// When the context ends or the timeout runs out, Run kills wsl.exe (on Unix
-// its whole process group) and returns at most half a second later, even if
-// a process that inherited its pipes lives on.
+// When the context ends or the timeout runs out, Run kills wsl.exe and what
+// it started (its process group on Unix, its job object on Windows) and
+// returns at most half a second later, even if a process that escaped
+// inherited its pipes.
 type Exec struct {
 	// Path is the program to run; "" means wsl.exe looked up on PATH.
 	Path string
@@ -110,8 +111,7 @@ func (e Exec) Run(ctx context.Context, args ...string) (string, error) {
 		cmd.Env = append(os.Environ(), e.Env...)
 	}
 	cmd.WaitDelay = waitDelay
-	configure(cmd)
-	err = cmd.Run()
+	err = run(cmd)
 
 	out := Decode(stdout.Bytes())
 	if err == nil {

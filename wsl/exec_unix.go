@@ -13,10 +13,10 @@ import (
 	"syscall"
 )
 
-// configure starts wsl.exe in its own process group and makes cancellation
-// kill the whole group, so that nothing it started keeps running or keeps
-// its output pipes open.
-func configure(cmd *exec.Cmd) {
+// run runs wsl.exe in its own process group and makes cancellation kill the
+// whole group, so that nothing it started keeps running or keeps its output
+// pipes open.
+func run(cmd *exec.Cmd) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error {
 		// Once Wait has reaped wsl.exe its group ID may be reused: Signal
@@ -32,6 +32,7 @@ func configure(cmd *exec.Cmd) {
 		}
 		return nil
 	}
+	return cmd.Run()
 }
 
 // lookPathError reports a missing wsl.exe: outside WSL there is none.

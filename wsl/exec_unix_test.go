@@ -16,9 +16,6 @@ import (
 	"github.com/limastop/stop/wsl"
 )
 
-// killsDescendants: on Unix, Run kills wsl.exe's whole process group.
-const killsDescendants = true
-
 func TestExecNoWSL(t *testing.T) {
 	t.Setenv("PATH", testutil.TempDir(t, "path"))
 	_, err := wsl.Exec{}.Run(context.Background(), "--list", "--verbose")

@@ -14,10 +14,6 @@ import (
 	"github.com/limastop/stop/wsl"
 )
 
-// killsDescendants: on Windows, Run kills wsl.exe only, and stops waiting
-// for the processes it started.
-const killsDescendants = false
-
 func TestExecNoWSL(t *testing.T) {
 	t.Setenv("PATH", testutil.TempDir(t, "path"))
 	_, err := wsl.Exec{}.Run(context.Background(), "--list", "--verbose")
