@@ -9,7 +9,7 @@
 //   - Graceful interrupts the host agent and waits for it and the driver to
 //     exit.
 //   - Forcible kills the driver and the host agent, confirms their deaths,
-//     and only then unlocks disks, terminates the WSL2 distro and removes
+//     and only then terminates the WSL2 distro, unlocks disks and removes
 //     stale files.
 //   - Orphan tries Graceful with a short timeout and falls back to Forcible,
 //     for a host agent that no one is watching.
@@ -35,11 +35,13 @@
 //	                  host agent                        handle; never a console event
 //	confirm           pidfd poll (Linux), kqueue        WaitForSingleObject, bounded
 //	                  NOTE_EXIT (macOS), bounded
-//	disks             unlocked only after every death is confirmed
 //	WSL2 distro       -                                 wsl.exe --terminate lima-<name>,
-//	                                                    bounded; a hung wsl.exe is killed
+//	                                                    bounded, once every death is
+//	                                                    confirmed; a hung wsl.exe is killed
+//	                                                    with everything it started
+//	disks             unlocked only after every death (and the distro's end) is confirmed
 //	stale files       *.pid, *.sock, *.tmp removed by listing the directory,
-//	                  only after every death is confirmed
+//	                  only after every death (and the distro's end) is confirmed
 //
 // The OS facilities are fields: Processes (a process.Table) and WSL (a
 // wsl.Executor). Nil means the real one; the processtest and wsltest

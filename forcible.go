@@ -20,11 +20,12 @@ const DefaultForcibleTimeout = 30 * time.Second
 
 // Forcible kills the driver, then the host agent, each identity-checked,
 // and confirms each death with a bounded wait. Only when every process is
-// confirmed dead does it unlock the instance's additional disks and remove
-// the stale pid files, sockets and temporary files. If a death cannot be
-// confirmed, files and locks stay and the error names the survivor: the
-// instance must not look stopped while a process may still write to its
-// disks.
+// confirmed dead does it terminate the distro of a WSL2 instance, and only
+// when that too has succeeded does it unlock the instance's additional disks
+// and remove the stale pid files, sockets and temporary files. If a death
+// or the distro's end cannot be confirmed, files and locks stay and the
+// error names what survived: the instance must not look stopped while
+// something may still write to its disks.
 //
 // The zero value is ready to use.
 type Forcible struct {
@@ -88,18 +89,31 @@ func (f Forcible) stop(ctx context.Context, r *run) error {
 	if len(survivors) > 0 {
 		return fmt.Errorf("forced stop: %w; pid files, sockets and disk locks are kept", errors.Join(survivors...))
 	}
-	if err := f.cleanUp(ctx, r); err != nil {
-		return fmt.Errorf("forced stop: %w", err)
+	if r.inst.wsl2() {
+		// The distro is the VM: while it may run, the instance must not
+		// look stopped, so disks and files stay if it cannot be
+		// terminated.
+		distro := wsl.DistroName(r.inst.Name)
+		terminate := func() error { return wsl.Terminate(ctx, orWSL(f.WSL), distro) }
+		if err := r.step("terminate WSL2 distro "+distro, terminate); err != nil {
+			return fmt.Errorf("forced stop: terminating WSL2 distro %q: %w; pid files, sockets and disk locks are kept", distro, err)
+		}
 	}
+	// Nothing of the instance runs any more, whatever the clean-up
+	// below makes of its leftovers.
 	if len(live) > 0 {
 		r.res.Outcome = StoppedForcibly
 	} else {
 		r.res.Outcome = AlreadyStopped
 	}
+	if err := f.cleanUp(ctx, r); err != nil {
+		return fmt.Errorf("forced stop: the instance is stopped, but its clean-up failed: %w", err)
+	}
 	return nil
 }
 
-// cleanUp runs once every process of the instance is confirmed dead.
+// cleanUp unlocks the disks and removes the stale files once nothing of the
+// instance runs any more.
 func (f Forcible) cleanUp(ctx context.Context, r *run) error {
 	disks := f.Disks
 	if disks == nil {
@@ -110,16 +124,6 @@ func (f Forcible) cleanUp(ctx context.Context, r *run) error {
 		unlock := func() error { return disks.Unlock(ctx, r.inst, d) }
 		if err := r.step(fmt.Sprintf("unlock disk %q", d), unlock); err != nil && !errors.Is(err, ErrDiskHeldElsewhere) {
 			errs = append(errs, err)
-		}
-	}
-	if r.inst.wsl2() {
-		// The distro is the VM: while it may run, the instance must not
-		// look stopped, so its files stay if it cannot be terminated.
-		distro := wsl.DistroName(r.inst.Name)
-		terminate := func() error { return wsl.Terminate(ctx, orWSL(f.WSL), distro) }
-		if err := r.step("terminate WSL2 distro "+distro, terminate); err != nil {
-			errs = append(errs, fmt.Errorf("terminating WSL2 distro %q: %w; pid files and sockets are kept", distro, err))
-			return errors.Join(errs...)
 		}
 	}
 	remove := func() error { return removeStaleFiles(r.inst.Dir) }

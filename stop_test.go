@@ -304,3 +304,20 @@ func TestInvalidInstance(t *testing.T) {
 		assert.Equal(t, stop.NotStopped, res.Outcome)
 	}
 }
+
+type failingDisks struct{}
+
+func (failingDisks) Unlock(context.Context, *stop.Instance, string) error {
+	return os.ErrPermission
+}
+
+// TestForcibleCleanUpFails: once every process is dead, the instance is
+// stopped even if its clean-up fails, and the error says so.
+func TestForcibleCleanUpFails(t *testing.T) {
+	f := newFixture(t, processtest.Behavior{}, processtest.Behavior{})
+	res, err := stop.Forcible{Processes: &f.table, Disks: failingDisks{}}.Stop(context.Background(), f.inst)
+	require.ErrorIs(t, err, os.ErrPermission)
+	assert.ErrorContains(t, err, "the instance is stopped, but its clean-up failed")
+	assert.Equal(t, stop.StoppedForcibly, res.Outcome)
+	assert.Equal(t, []string{"lima.yaml"}, f.files(t), "the other clean-up steps ran")
+}
