@@ -47,12 +47,7 @@ var _ Stopper = Forcible{}
 // Stop stops inst forcibly. Stopping a stopped instance removes what stale
 // files it left and reports AlreadyStopped.
 func (f Forcible) Stop(ctx context.Context, inst *Instance) (*Result, error) {
-	r, unlock, err := start(ctx, inst, f.Logger)
-	defer unlock()
-	if err == nil {
-		err = f.stop(ctx, r)
-	}
-	return r.res, err
+	return stopWith(ctx, inst, f.Logger, f.stop)
 }
 
 func (f Forcible) stop(ctx context.Context, r *run) error {

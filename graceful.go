@@ -41,12 +41,7 @@ var _ Stopper = Graceful{}
 
 // Stop stops inst gracefully.
 func (g Graceful) Stop(ctx context.Context, inst *Instance) (*Result, error) {
-	r, unlock, err := start(ctx, inst, g.Logger)
-	defer unlock()
-	if err == nil {
-		err = g.stop(ctx, r)
-	}
-	return r.res, err
+	return stopWith(ctx, inst, g.Logger, g.stop)
 }
 
 func (g Graceful) stop(ctx context.Context, r *run) error {

@@ -34,26 +34,23 @@ var _ Stopper = Orphan{}
 func (o Orphan) Stop(ctx context.Context, inst *Instance) (*Result, error) {
 	g := o.Graceful
 	g.Timeout = orDefault(g.Timeout, DefaultOrphanGrace)
-	r, unlock, err := start(ctx, inst, g.Logger)
-	defer unlock()
-	if err != nil {
-		return r.res, err
-	}
-	err = g.stop(ctx, r)
-	if err == nil || ctx.Err() != nil {
-		return r.res, err
-	}
-	r.res.Escalation = err
-	r.log.Warn("escalating to a forced stop", "instance", inst.Name, "reason", err)
-	if o.Forcible.Logger != nil {
-		r.log = o.Forcible.Logger
-	}
-	if err := o.Forcible.stop(ctx, r); err != nil {
-		return r.res, err
-	}
-	if r.res.Outcome == AlreadyStopped {
-		// The graceful stop ended it after all, just late.
-		r.res.Outcome = StoppedGracefully
-	}
-	return r.res, nil
+	return stopWith(ctx, inst, g.Logger, func(ctx context.Context, r *run) error {
+		err := g.stop(ctx, r)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		r.res.Escalation = err
+		r.log.Warn("escalating to a forced stop", "instance", inst.Name, "reason", err)
+		if o.Forcible.Logger != nil {
+			r.log = o.Forcible.Logger
+		}
+		if err := o.Forcible.stop(ctx, r); err != nil {
+			return err
+		}
+		if r.res.Outcome == AlreadyStopped {
+			// The graceful stop ended it after all, just late.
+			r.res.Outcome = StoppedGracefully
+		}
+		return nil
+	})
 }

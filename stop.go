@@ -163,6 +163,16 @@ func (r *run) record(start time.Time, action string, err error) {
 	}
 }
 
+// stopWith runs policy on inst, holding the instance's lock (see start).
+func stopWith(ctx context.Context, inst *Instance, log *slog.Logger, policy func(context.Context, *run) error) (*Result, error) {
+	r, unlock, err := start(ctx, inst, log)
+	defer unlock()
+	if err == nil {
+		err = policy(ctx, r)
+	}
+	return r.res, err
+}
+
 // start validates inst and takes the instance's lock, so that concurrent
 // stops of one instance in this process run one after the other: the
 // later ones then find it stopped and report AlreadyStopped.

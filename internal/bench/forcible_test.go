@@ -6,7 +6,6 @@
 package bench_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -43,11 +42,7 @@ func BenchmarkForcible(b *testing.B) {
 		runOurs := func() {
 			inst := oursSim.instance(b)
 			c := measure(b, true, func() error {
-				res, err := stop.Forcible{}.Stop(context.Background(), inst)
-				if err == nil && res.Outcome != stop.StoppedForcibly {
-					err = fmt.Errorf("outcome %s", res.Outcome)
-				}
-				return err
+				return stopExpecting(stop.Forcible{}, inst, stop.StoppedForcibly)
 			})
 			require.NoError(b, c.err)
 			oursReturn = append(oursReturn, c.took())
@@ -64,13 +59,7 @@ func BenchmarkForcible(b *testing.B) {
 			limaGone = append(limaGone, limaSim.gone(b).Sub(c.start))
 			limaBytes = append(limaBytes, c.allocated)
 		}
-		if oursFirst(i) {
-			runOurs()
-			runLima()
-		} else {
-			runLima()
-			runOurs()
-		}
+		interleave(i, runOurs, runLima)
 		b.StartTimer()
 	}
 	b.ReportMetric(ms(oursReturn), "ours-return-ms")

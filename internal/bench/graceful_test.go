@@ -43,11 +43,7 @@ func BenchmarkGraceful(b *testing.B) {
 		runOurs := func() {
 			inst := oursSim.instance(b)
 			c := measure(b, true, func() error {
-				res, err := stop.Graceful{}.Stop(context.Background(), inst)
-				if err == nil && res.Outcome != stop.StoppedGracefully {
-					err = fmt.Errorf("outcome %s", res.Outcome)
-				}
-				return err
+				return stopExpecting(stop.Graceful{}, inst, stop.StoppedGracefully)
 			})
 			require.NoError(b, c.err)
 			ours.add(b, c, oursSim)
@@ -62,13 +58,7 @@ func BenchmarkGraceful(b *testing.B) {
 			require.NoError(b, c.err)
 			lima.add(b, c, limaSim)
 		}
-		if oursFirst(i) {
-			runOurs()
-			runLima()
-		} else {
-			runLima()
-			runOurs()
-		}
+		interleave(i, runOurs, runLima)
 		b.StartTimer()
 	}
 	oursOverhead, limaOverhead := ms(ours.overhead), ms(lima.overhead)

@@ -219,9 +219,27 @@ func cpuTime(tb testing.TB) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// oursFirst alternates which implementation goes first in iteration i, so
-// that neither always runs on a machine the other has just warmed up.
-func oursFirst(i int) bool { return i%2 == 0 }
+// interleave runs both implementations' parts of iteration i, alternating
+// which goes first, so that neither always runs on a machine the other has
+// just warmed up.
+func interleave(i int, ours, lima func()) {
+	if i%2 == 0 {
+		ours()
+		lima()
+	} else {
+		lima()
+		ours()
+	}
+}
+
+// stopExpecting runs s on inst and fails unless it ends with want.
+func stopExpecting(s stop.Stopper, inst *stop.Instance, want stop.Outcome) error {
+	res, err := s.Stop(context.Background(), inst)
+	if err == nil && res.Outcome != want {
+		err = fmt.Errorf("outcome %s, want %s", res.Outcome, want)
+	}
+	return err
+}
 
 func later(a, b time.Time) time.Time {
 	if b.After(a) {

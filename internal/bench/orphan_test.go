@@ -48,11 +48,7 @@ func BenchmarkOrphan(b *testing.B) {
 		runOurs := func() {
 			inst := oursSim.instance(b)
 			c := measure(b, true, func() error {
-				res, err := stop.Orphan{Graceful: stop.Graceful{Timeout: grace}}.Stop(context.Background(), inst)
-				if err == nil && res.Outcome != stop.StoppedForcibly {
-					err = fmt.Errorf("outcome %s", res.Outcome)
-				}
-				return err
+				return stopExpecting(stop.Orphan{Graceful: stop.Graceful{Timeout: grace}}, inst, stop.StoppedForcibly)
 			})
 			require.NoError(b, c.err)
 			oursReturn = append(oursReturn, c.took()-grace)
@@ -74,13 +70,7 @@ func BenchmarkOrphan(b *testing.B) {
 			limaReturn = append(limaReturn, c.took()-grace)
 			limaGone = append(limaGone, limaSim.gone(b).Sub(c.start)-grace)
 		}
-		if oursFirst(i) {
-			runOurs()
-			runLima()
-		} else {
-			runLima()
-			runOurs()
-		}
+		interleave(i, runOurs, runLima)
 		b.StartTimer()
 	}
 	b.ReportMetric(ms(oursReturn), "ours-return-over-G-ms")

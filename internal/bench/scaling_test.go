@@ -71,13 +71,7 @@ func benchmarkScaling(b *testing.B, n int) {
 				return instance.StopGracefully(ctx, lis[j], false)
 			}))
 		}
-		if oursFirst(i) {
-			runOurs()
-			runLima()
-		} else {
-			runLima()
-			runOurs()
-		}
+		interleave(i, runOurs, runLima)
 		b.StartTimer()
 	}
 	perInst := func(xs []uint64) float64 { return median(xs) / float64(n) }
@@ -186,13 +180,7 @@ func BenchmarkWaitCPU(b *testing.B) {
 			limaCPU = append(limaCPU, float64(c.cpu)/float64(time.Millisecond))
 			limaShare = append(limaShare, 100*float64(c.cpu)/float64(c.took()))
 		}
-		if oursFirst(i) {
-			runOurs()
-			runLima()
-		} else {
-			runLima()
-			runOurs()
-		}
+		interleave(i, runOurs, runLima)
 		b.StartTimer()
 	}
 	b.ReportMetric(median(oursCPU), "ours-cpu-ms")
