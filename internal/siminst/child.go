@@ -49,7 +49,9 @@ const readyLine = "ready"
 const stopLine = "stop"
 
 // childConfig is what a simulated process needs to know, passed in its
-// environment.
+// environment rather than in its arguments: those are Lima's command lines,
+// for the stop policies to inspect, and RunIfChild must take over before a
+// test binary's flag parsing would see them.
 type childConfig struct {
 	Role            Role          `json:"role"`
 	Dir             string        `json:"dir"`
@@ -58,6 +60,7 @@ type childConfig struct {
 	ShutdownDelay   time.Duration `json:"shutdownDelay"`
 	IgnoreInterrupt bool          `json:"ignoreInterrupt"`
 	NoStopEvent     bool          `json:"noStopEvent"`
+	NoPIDFileArgs   bool          `json:"noPIDFileArgs"`
 	Lifetime        time.Duration `json:"lifetime"`
 }
 
@@ -95,6 +98,7 @@ func newChildConfig(opts Options) (childConfig, error) {
 		ShutdownDelay:   opts.ShutdownDelay,
 		IgnoreInterrupt: opts.IgnoreInterrupt,
 		NoStopEvent:     opts.NoStopEvent,
+		NoPIDFileArgs:   opts.NoPIDFileArgs,
 		Lifetime:        lifetime,
 	}, nil
 }
@@ -135,7 +139,7 @@ func RunIfChild() {
 // exitBy appends the record of the current process's end and returns code,
 // for the process to exit with.
 func exitBy(cfg childConfig, log *slog.Logger, reason Reason, code int) int {
-	rec := Record{Role: cfg.Role, PID: os.Getpid(), Reason: reason, Time: time.Now()}
+	rec := Record{Role: cfg.Role, PID: os.Getpid(), Args: os.Args[1:], Reason: reason, Time: time.Now()}
 	if err := appendJSONLine(cfg.Records, rec); err != nil {
 		log.Error("failed to record the exit", "error", err)
 		return exitFailure

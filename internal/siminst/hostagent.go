@@ -22,8 +22,8 @@ import (
 )
 
 // runHostAgent is the fake host agent: it writes ha.pid, serves ha.sock,
-// starts the driver and, on an interrupt, shuts down like limactl hostagent
-// does. It returns the exit code.
+// starts the driver (for vz: writes vz.pid itself) and, on an interrupt,
+// shuts down like limactl hostagent does. It returns the exit code.
 func runHostAgent(cfg childConfig, log *slog.Logger) int {
 	lifetime := time.NewTimer(cfg.Lifetime)
 	interrupts := make(chan os.Signal, 1)
@@ -50,14 +50,14 @@ func runHostAgent(cfg childConfig, log *slog.Logger) int {
 		}
 		log.Warn("serving no API: this OS cannot listen on a unix socket here", "socket", sock, "error", err)
 	}
-	drv, err := startDriver(cfg)
+	drv, err := startDriver(cfg, log)
 	if err == nil {
 		err = writeEvent(cfg.Dir, eventStatus{Running: true, SSHLocalPort: SSHLocalPort})
 	}
 	if err == nil {
 		// Nothing is written to stdout after this line: Start stops
 		// reading, and on Unix a write to the closed pipe kills.
-		_, err = fmt.Fprintf(os.Stdout, "%s%d\n", readyPrefix, drv.cmd.Process.Pid)
+		_, err = fmt.Fprintf(os.Stdout, "%s%d\n", readyPrefix, drv.pid)
 		_ = os.Stdout.Close()
 	}
 	if err != nil {
@@ -70,7 +70,7 @@ func runHostAgent(cfg childConfig, log *slog.Logger) int {
 		removeFiles(log, sock, pidFile)
 		return exitFailure
 	}
-	log.Info("running", "driver", drv.cmd.Process.Pid)
+	log.Info("running", "driver", drv.pid)
 
 	for waiting := true; waiting; {
 		select {
@@ -146,16 +146,32 @@ func removeFiles(log *slog.Logger, paths ...string) {
 	}
 }
 
-// driverProc is the driver as its parent, the host agent, sees it.
+// driverProc is the driver as the host agent sees it: its child process,
+// or, for vz, a part of the host agent itself.
 type driverProc struct {
-	cmd   *exec.Cmd
-	stdin *os.File
-	done  chan struct{} // closed once the driver has been waited for
+	pid   int
+	done  chan struct{} // closed once the driver has stopped
+	stdin *os.File      // the child's; nil in the host agent
+	// stopSelf stops the driver in the host agent; nil for a child.
+	stopSelf func()
 }
 
 // startDriver starts the driver in its own process group, as Lima starts
-// QEMU, and returns once it has written its pid file.
-func startDriver(cfg childConfig) (*driverProc, error) {
+// QEMU, and returns once it has written its pid file. For vz it writes the
+// pid file with the host agent's own PID, as Lima's vz driver does.
+func startDriver(cfg childConfig, log *slog.Logger) (*driverProc, error) {
+	if driverInHostAgent(cfg.VMType) {
+		pidFile := filepath.Join(cfg.Dir, driverPIDFileName(cfg.VMType))
+		if err := writePIDFile(pidFile, false); err != nil {
+			return nil, fmt.Errorf("failed to write the driver's pid file: %w", err)
+		}
+		d := &driverProc{pid: os.Getpid(), done: make(chan struct{})}
+		d.stopSelf = func() {
+			removeFiles(log, pidFile)
+			close(d.done)
+		}
+		return d, nil
+	}
 	cfg.Role = RoleDriver
 	env, err := childEnv(cfg)
 	if err != nil {
@@ -176,7 +192,7 @@ func startDriver(cfg childConfig) (*driverProc, error) {
 		return nil, err
 	}
 	defer outR.Close()
-	cmd := exec.Command(exe)
+	cmd := exec.Command(exe, driverArgs(cfg)...)
 	cmd.Env = env
 	cmd.Stdin = stdinR
 	cmd.Stdout = outW
@@ -188,7 +204,7 @@ func startDriver(cfg childConfig) (*driverProc, error) {
 		stdinW.Close()
 		return nil, fmt.Errorf("failed to start the driver: %w", err)
 	}
-	d := &driverProc{cmd: cmd, stdin: stdinW, done: make(chan struct{})}
+	d := &driverProc{pid: cmd.Process.Pid, stdin: stdinW, done: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		close(d.done)
@@ -205,8 +221,12 @@ func startDriver(cfg childConfig) (*driverProc, error) {
 	return d, nil
 }
 
-// stop asks the driver to stop: the stop line, then EOF.
+// stop asks the driver to stop: the stop line, then EOF. Call it once.
 func (d *driverProc) stop() {
+	if d.stopSelf != nil {
+		d.stopSelf()
+		return
+	}
 	_, _ = fmt.Fprintln(d.stdin, stopLine)
 	_ = d.stdin.Close()
 }

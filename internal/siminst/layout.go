@@ -31,6 +31,11 @@ const (
 // wsl.exe, not a pid file, whether it runs.
 const vmTypeWSL2 = "wsl2"
 
+// vmTypeVZ is the vmType whose driver runs inside the host agent: Lima's
+// vz driver is a library in limactl, so the host agent writes vz.pid with
+// its own PID and no separate driver process exists.
+const vmTypeVZ = "vz"
+
 // driverPIDFileName returns the name of the pid file the driver of vmType
 // writes, or "" if it writes none.
 func driverPIDFileName(vmType string) string {
@@ -38,6 +43,33 @@ func driverPIDFileName(vmType string) string {
 		return ""
 	}
 	return vmType + ".pid"
+}
+
+// driverInHostAgent reports whether the driver of vmType runs inside the
+// host agent process rather than as its child.
+func driverInHostAgent(vmType string) bool { return vmType == vmTypeVZ }
+
+// hostAgentArgs returns the arguments, after the executable, of the host
+// agent of cfg: those with which Lima v1.2.2's limactl start runs limactl
+// hostagent, less the flags that only matter to a real host agent. Paths
+// are cfg.Dir as the caller gave it, not resolved, as limactl passes them.
+func hostAgentArgs(cfg childConfig) []string {
+	name := filepath.Base(cfg.Dir)
+	if cfg.NoPIDFileArgs {
+		return []string{"hostagent", name}
+	}
+	return []string{"hostagent", "--pidfile", filepath.Join(cfg.Dir, haPIDFile), "--socket", filepath.Join(cfg.Dir, haSock), name}
+}
+
+// driverArgs returns the arguments, after the executable, of the driver
+// process of cfg: the QEMU arguments that name the instance and its pid
+// file. A driver without a pid file (wsl2) still names the instance.
+func driverArgs(cfg childConfig) []string {
+	args := []string{"-name", "lima-" + filepath.Base(cfg.Dir)}
+	if name := driverPIDFileName(cfg.VMType); name != "" && !cfg.NoPIDFileArgs {
+		args = append(args, "-pidfile", filepath.Join(cfg.Dir, name))
+	}
+	return args
 }
 
 // createLayout creates what limactl create would have left in cfg.Dir and

@@ -34,6 +34,9 @@ type Record struct {
 	Role   Role   `json:"role"`
 	PID    int    `json:"pid"`
 	Reason Reason `json:"reason"`
+	// Args are the process's arguments after the executable, as it saw
+	// them in os.Args: the command line Start chose, as it arrived.
+	Args []string `json:"args"`
 	// Time is the process's own clock reading just before it exited.
 	Time time.Time `json:"time"`
 }

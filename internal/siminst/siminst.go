@@ -7,6 +7,23 @@
 // are the caller's binary re-executed, so a program that uses Start must
 // call RunIfChild first thing in main (or TestMain).
 //
+// The processes get Lima v1.2.2's command lines, so that a stop policy can
+// tell them by the pid files they name, as it tells Lima's: the host agent
+// runs as
+//
+//	<executable> hostagent --pidfile <Dir>/ha.pid --socket <Dir>/ha.sock <name>
+//
+// and the driver as
+//
+//	<executable> -name lima-<name> -pidfile <Dir>/<vmType>.pid
+//
+// where Dir is the instance directory as Options gave it (made absolute,
+// symlinks not resolved). The wsl2 driver, which has no pid file, gets
+// only -name lima-<name>. As in Lima, the vz driver is no process of its
+// own: the host agent writes vz.pid with its own PID. Options.NoPIDFileArgs
+// drops the pid file arguments. What the processes need to know travels
+// in an environment variable instead, which RunIfChild reads.
+//
 // The instance directory looks enough like Lima's for Lima's store.Inspect
 // to report the instance Running while the simulation runs and Stopped once
 // it has stopped: lima.yaml, ha.pid, ha.sock serving GET /v1/info, the
@@ -27,6 +44,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,7 +76,9 @@ type Options struct {
 	// LimaHome/Name. Empty means DefaultName.
 	Name string
 	// VMType is Lima's vmType. The driver writes VMType + ".pid", except
-	// for "wsl2", whose driver has no pid file in Lima. Empty means
+	// for "wsl2", whose driver has no pid file in Lima. For "vz" the host
+	// agent is the driver, as in Lima: it writes vz.pid with its own PID
+	// and removes it before ha.pid when it shuts down. Empty means
 	// DefaultVMType.
 	VMType string
 	// ShutdownDelay is how long the host agent takes between receiving an
@@ -67,6 +87,13 @@ type Options struct {
 	// IgnoreInterrupt makes the host agent log and ignore interrupts, so
 	// that only a kill ends it.
 	IgnoreInterrupt bool
+	// NoPIDFileArgs starts the processes with command lines that name no
+	// file of the instance, as a host agent started by another launcher,
+	// e.g. the Rancher Desktop daemon, might have: the host agent gets
+	// "hostagent <name>" and the driver "-name lima-<name>". They still
+	// write their pid files. Tests use it to exercise identity by other
+	// evidence than the command line.
+	NoPIDFileArgs bool
 	// NoStopEvent keeps the host agent from opting into console-less
 	// interrupts on Windows (process.InterruptEventName), as Lima v1.2.2's
 	// host agent does not. Other OSes ignore it.
@@ -100,7 +127,11 @@ type Instance struct {
 	vmType   string
 	limaHome string
 	cmd      *exec.Cmd
-	driver   process.Process
+	haArgs   []string
+	drvArgs  []string
+	// driver pins the driver process; nil when the driver runs in the
+	// host agent (vz), which cmd already holds.
+	driver process.Process
 
 	haDone chan struct{} // closed once exit is set
 	exit   Exit
@@ -135,14 +166,26 @@ func Start(ctx context.Context, opts Options) (*Instance, error) {
 		dir:      cfg.Dir,
 		vmType:   cfg.VMType,
 		limaHome: filepath.Dir(cfg.Dir),
+		haArgs:   hostAgentArgs(cfg),
+		drvArgs:  driverArgs(cfg),
 		haDone:   make(chan struct{}),
+	}
+	if driverInHostAgent(cfg.VMType) {
+		inst.drvArgs = inst.haArgs
 	}
 	ready, err := inst.startHostAgent(exe, cfg)
 	if err != nil {
 		return nil, err
 	}
 	driverPID, err := readReady(ctx, ready, inst.haDone)
-	if err == nil {
+	switch {
+	case err != nil:
+		// Handled below, with the host agent's stderr.
+	case driverInHostAgent(cfg.VMType):
+		if driverPID != inst.cmd.Process.Pid {
+			err = fmt.Errorf("the host agent, pid %d, reported driver pid %d, not its own", inst.cmd.Process.Pid, driverPID)
+		}
+	default:
 		// Pinned now, while the driver waits for its stop request, so
 		// that Close cannot kill a process that reuses its PID later.
 		inst.driver, err = process.System().Find(driverPID)
@@ -178,7 +221,7 @@ func (i *Instance) startHostAgent(exe string, cfg childConfig) (*os.File, error)
 		return nil, err
 	}
 	defer pw.Close()
-	i.cmd = exec.Command(exe)
+	i.cmd = exec.Command(exe, i.haArgs...)
 	i.cmd.Env = env
 	i.cmd.Stdout = pw
 	i.cmd.Stderr = stderr
@@ -195,10 +238,10 @@ func (i *Instance) startHostAgent(exe string, cfg childConfig) (*os.File, error)
 	return pr, nil
 }
 
-// readReady reads the host agent's readiness line, "ready <driver PID>",
-// and closes r once the read has returned. If ctx ends first, the read is
-// left to return when the host agent exits: closing a pipe during a read
-// blocks on Windows.
+// readReady reads the host agent's readiness line, "ready <driver PID>"
+// (for vz the host agent's own PID), and closes r once the read has
+// returned. If ctx ends first, the read is left to return when the host
+// agent exits: closing a pipe during a read blocks on Windows.
 func readReady(ctx context.Context, r *os.File, haDone <-chan struct{}) (int, error) {
 	type result struct {
 		line string
@@ -249,11 +292,23 @@ func (i *Instance) VMType() string { return i.vmType }
 // HostAgentPID returns the PID of the host agent.
 func (i *Instance) HostAgentPID() int { return i.cmd.Process.Pid }
 
-// DriverPID returns the PID of the driver.
-func (i *Instance) DriverPID() int { return i.driver.PID() }
+// DriverPID returns the PID of the driver: the host agent's for vz.
+func (i *Instance) DriverPID() int {
+	if i.driver == nil {
+		return i.HostAgentPID()
+	}
+	return i.driver.PID()
+}
+
+// HostAgentArgs returns the host agent's arguments after the executable.
+func (i *Instance) HostAgentArgs() []string { return slices.Clone(i.haArgs) }
+
+// DriverArgs returns the driver's arguments after the executable: the host
+// agent's for vz.
+func (i *Instance) DriverArgs() []string { return slices.Clone(i.drvArgs) }
 
 // DriverPIDFile returns the path of the driver's pid file, or "" for a
-// VMType whose driver writes none.
+// VMType whose driver writes none. For vz it holds the host agent's PID.
 func (i *Instance) DriverPIDFile() string {
 	name := driverPIDFileName(i.vmType)
 	if name == "" {
@@ -285,8 +340,9 @@ func (i *Instance) WaitHostAgent(ctx context.Context) (Exit, error) {
 	}
 }
 
-// Close kills the simulated processes that are still running, driver first,
-// and waits for them to exit. It leaves the directories alone.
+// Close kills the simulated processes that are still running, driver first
+// (unless it runs in the host agent), and waits for them to exit. It leaves
+// the directories alone.
 func (i *Instance) Close() error {
 	i.closeOnce.Do(func() { i.closeErr = i.close() })
 	return i.closeErr
@@ -296,12 +352,14 @@ func (i *Instance) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	var errs []error
-	if err := i.driver.Kill(); err != nil && !errors.Is(err, process.ErrNotFound) {
-		errs = append(errs, fmt.Errorf("failed to kill the simulated driver: %w", err))
-	} else if err := i.driver.Wait(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("simulated driver pid %d: %w", i.driver.PID(), err))
+	if i.driver != nil {
+		if err := i.driver.Kill(); err != nil && !errors.Is(err, process.ErrNotFound) {
+			errs = append(errs, fmt.Errorf("failed to kill the simulated driver: %w", err))
+		} else if err := i.driver.Wait(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("simulated driver pid %d: %w", i.driver.PID(), err))
+		}
+		errs = append(errs, i.driver.Release())
 	}
-	errs = append(errs, i.driver.Release())
 	killErr := i.KillHostAgent()
 	if _, err := i.WaitHostAgent(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("simulated host agent pid %d: %w (kill: %w)", i.HostAgentPID(), err, killErr))

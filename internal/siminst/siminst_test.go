@@ -70,6 +70,16 @@ func waitExit(t *testing.T, p process.Process) {
 	require.NoError(t, p.Wait(ctx), "pid %d did not exit", p.PID())
 }
 
+// waitHostAgent waits, bounded, for the host agent to exit and returns how.
+func waitHostAgent(t *testing.T, inst *siminst.Instance) siminst.Exit {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	exit, err := inst.WaitHostAgent(ctx)
+	require.NoError(t, err, "host agent pid %d did not exit", inst.HostAgentPID())
+	return exit
+}
+
 // requireAlive checks that p is still running after a while.
 func requireAlive(t *testing.T, p process.Process, after time.Duration) {
 	t.Helper()
@@ -163,12 +173,13 @@ func recordsByRole(t *testing.T, inst *siminst.Instance) map[siminst.Role]simins
 func TestStart(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name          string
-		vmType        string
-		driverPIDFile string
+		name              string
+		vmType            string
+		driverPIDFile     string
+		driverIsHostAgent bool
 	}{
 		{name: "default", driverPIDFile: "qemu.pid"},
-		{name: "vz", vmType: "vz", driverPIDFile: "vz.pid"},
+		{name: "vz runs its driver in the host agent", vmType: "vz", driverPIDFile: "vz.pid", driverIsHostAgent: true},
 		{name: "wsl2 has no driver pid file", vmType: "wsl2"},
 	}
 	for _, tt := range tests {
@@ -191,10 +202,14 @@ func TestStart(t *testing.T) {
 				assert.Equal(t, filepath.Join(inst.Dir(), tt.driverPIDFile), inst.DriverPIDFile())
 				assert.Equal(t, inst.DriverPID(), readPID(t, inst.DriverPIDFile()))
 			}
-			// Both are alive, and neither is the other.
 			find(t, inst.HostAgentPID())
 			find(t, inst.DriverPID())
-			assert.NotEqual(t, inst.HostAgentPID(), inst.DriverPID())
+			if tt.driverIsHostAgent {
+				assert.Equal(t, inst.HostAgentPID(), inst.DriverPID())
+				assert.Equal(t, inst.HostAgentArgs(), inst.DriverArgs())
+			} else {
+				assert.NotEqual(t, inst.HostAgentPID(), inst.DriverPID())
+			}
 
 			sts := statuses(t, inst)
 			require.Len(t, sts, 1)
@@ -258,8 +273,7 @@ func TestInterrupt(t *testing.T) {
 
 			interrupted := time.Now()
 			require.NoError(t, ha.Interrupt())
-			exit, err := inst.WaitHostAgent(t.Context())
-			require.NoError(t, err)
+			exit := waitHostAgent(t, inst)
 			assert.Equal(t, siminst.Exit{Time: exit.Time, Code: 0, Killed: false}, exit)
 			waitExit(t, driver)
 
@@ -285,6 +299,120 @@ func TestInterrupt(t *testing.T) {
 	}
 }
 
+// TestCommandLines checks the arguments the simulated processes get, as
+// they saw them (their records) and, where the OS shows them, as a stop
+// policy reading the process table does.
+func TestCommandLines(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name          string
+		opts          siminst.Options
+		wantHostAgent func(dir, name string) []string
+		wantDriver    func(dir, name string) []string // nil: no driver process
+	}{
+		{
+			name: "qemu",
+			wantHostAgent: func(dir, name string) []string {
+				return []string{"hostagent", "--pidfile", filepath.Join(dir, "ha.pid"), "--socket", filepath.Join(dir, "ha.sock"), name}
+			},
+			wantDriver: func(dir, name string) []string {
+				return []string{"-name", "lima-" + name, "-pidfile", filepath.Join(dir, "qemu.pid")}
+			},
+		},
+		{
+			name: "vz",
+			opts: siminst.Options{VMType: "vz", Name: "vm1"},
+			wantHostAgent: func(dir, name string) []string {
+				return []string{"hostagent", "--pidfile", filepath.Join(dir, "ha.pid"), "--socket", filepath.Join(dir, "ha.sock"), name}
+			},
+		},
+		{
+			name: "wsl2 driver names the instance only",
+			opts: siminst.Options{VMType: "wsl2"},
+			wantHostAgent: func(dir, name string) []string {
+				return []string{"hostagent", "--pidfile", filepath.Join(dir, "ha.pid"), "--socket", filepath.Join(dir, "ha.sock"), name}
+			},
+			wantDriver: func(_, name string) []string { return []string{"-name", "lima-" + name} },
+		},
+		{
+			name:          "no pid file arguments",
+			opts:          siminst.Options{NoPIDFileArgs: true},
+			wantHostAgent: func(_, name string) []string { return []string{"hostagent", name} },
+			wantDriver:    func(_, name string) []string { return []string{"-name", "lima-" + name} },
+		},
+		{
+			name: "glob metacharacters in the path",
+			opts: siminst.Options{LimaHome: metaName},
+			wantHostAgent: func(dir, name string) []string {
+				return []string{"hostagent", "--pidfile", filepath.Join(dir, "ha.pid"), "--socket", filepath.Join(dir, "ha.sock"), name}
+			},
+			wantDriver: func(dir, name string) []string {
+				return []string{"-name", "lima-" + name, "-pidfile", filepath.Join(dir, "qemu.pid")}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			opts := tt.opts
+			if opts.LimaHome != "" {
+				opts.LimaHome = filepath.Join(testutil.TempDir(t, "siminst"), opts.LimaHome)
+				require.NoError(t, os.Mkdir(opts.LimaHome, 0o755))
+			}
+			inst := start(t, opts)
+			wantHA := tt.wantHostAgent(inst.Dir(), inst.Name())
+			wantDriver := wantHA
+			if tt.wantDriver != nil {
+				wantDriver = tt.wantDriver(inst.Dir(), inst.Name())
+			}
+			assert.Equal(t, wantHA, inst.HostAgentArgs())
+			assert.Equal(t, wantDriver, inst.DriverArgs())
+			if args, ok := processArgs(t, inst.HostAgentPID()); ok {
+				assert.Equal(t, wantHA, args, "host agent's command line")
+			}
+			if args, ok := processArgs(t, inst.DriverPID()); ok {
+				assert.Equal(t, wantDriver, args, "driver's command line")
+			}
+
+			driver := find(t, inst.DriverPID())
+			require.NoError(t, find(t, inst.HostAgentPID()).Interrupt())
+			waitExit(t, driver)
+			waitHostAgent(t, inst)
+			recs := recordsByRole(t, inst)
+			assert.Equal(t, wantHA, recs[siminst.RoleHostAgent].Args)
+			if tt.wantDriver != nil {
+				assert.Equal(t, wantDriver, recs[siminst.RoleDriver].Args)
+			} else {
+				assert.NotContains(t, recs, siminst.RoleDriver)
+			}
+		})
+	}
+}
+
+// TestVZ checks that, as in Lima, the host agent of a vz instance is its
+// driver: it writes vz.pid with its own PID and removes it, with ha.pid, when
+// it shuts down.
+func TestVZ(t *testing.T) {
+	t.Parallel()
+	inst := start(t, siminst.Options{VMType: "vz"})
+	haPID := readPID(t, filepath.Join(inst.Dir(), "ha.pid"))
+	assert.Equal(t, inst.HostAgentPID(), haPID)
+	assert.Equal(t, haPID, readPID(t, filepath.Join(inst.Dir(), "vz.pid")))
+	assert.Equal(t, filepath.Join(inst.Dir(), "vz.pid"), inst.DriverPIDFile())
+	assert.Equal(t, haPID, inst.DriverPID())
+
+	require.NoError(t, find(t, inst.HostAgentPID()).Interrupt())
+	exit := waitHostAgent(t, inst)
+	assert.Equal(t, siminst.Exit{Time: exit.Time, Code: 0, Killed: false}, exit)
+	for _, name := range []string{"ha.pid", "ha.sock", "vz.pid"} {
+		requireNoFile(t, filepath.Join(inst.Dir(), name))
+	}
+	recs := recordsByRole(t, inst)
+	require.Len(t, recs, 1)
+	assert.Equal(t, siminst.ReasonInterrupted, recs[siminst.RoleHostAgent].Reason)
+	require.NoError(t, inst.Close())
+}
+
 func TestIgnoreInterrupt(t *testing.T) {
 	t.Parallel()
 	inst := start(t, siminst.Options{IgnoreInterrupt: true})
@@ -298,8 +426,7 @@ func TestIgnoreInterrupt(t *testing.T) {
 	assert.Contains(t, string(stderr), "ignoring interrupt")
 
 	require.NoError(t, inst.KillHostAgent())
-	exit, err := inst.WaitHostAgent(t.Context())
-	require.NoError(t, err)
+	exit := waitHostAgent(t, inst)
 	assert.True(t, exit.Killed, "exit %+v", exit)
 	assert.NotEqual(t, 0, exit.Code)
 
@@ -319,8 +446,7 @@ func TestLifetime(t *testing.T) {
 	t.Parallel()
 	inst := start(t, siminst.Options{Lifetime: 300 * time.Millisecond})
 	driver := find(t, inst.DriverPID())
-	exit, err := inst.WaitHostAgent(t.Context())
-	require.NoError(t, err)
+	exit := waitHostAgent(t, inst)
 	assert.False(t, exit.Killed)
 	assert.NotEqual(t, 0, exit.Code)
 	waitExit(t, driver)
@@ -353,24 +479,31 @@ func TestAdditionalDisks(t *testing.T) {
 
 func TestClose(t *testing.T) {
 	t.Parallel()
+	killHostAgent := func(t *testing.T, inst *siminst.Instance) {
+		require.NoError(t, inst.KillHostAgent())
+		waitHostAgent(t, inst)
+	}
+	interrupt := func(t *testing.T, inst *siminst.Instance) {
+		require.NoError(t, find(t, inst.HostAgentPID()).Interrupt())
+		waitHostAgent(t, inst)
+	}
 	tests := []struct {
 		name   string
+		vmType string
 		before func(t *testing.T, inst *siminst.Instance)
 	}{
 		{name: "both running"},
-		{name: "host agent already killed", before: func(t *testing.T, inst *siminst.Instance) {
-			require.NoError(t, inst.KillHostAgent())
-			<-inst.HostAgentDone()
-		}},
-		{name: "after a graceful stop", before: func(t *testing.T, inst *siminst.Instance) {
-			require.NoError(t, find(t, inst.HostAgentPID()).Interrupt())
-			<-inst.HostAgentDone()
-		}},
+		{name: "host agent already killed", before: killHostAgent},
+		{name: "after a graceful stop", before: interrupt},
+		// The vz driver is the host agent: one process to kill, once.
+		{name: "vz running", vmType: "vz"},
+		{name: "vz host agent already killed", vmType: "vz", before: killHostAgent},
+		{name: "vz after a graceful stop", vmType: "vz", before: interrupt},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			inst := start(t, siminst.Options{})
+			inst := start(t, siminst.Options{VMType: tt.vmType})
 			if tt.before != nil {
 				tt.before(t, inst)
 			}
