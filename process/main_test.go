@@ -5,6 +5,8 @@ package process_test
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +18,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/limastop/stop/process"
 )
 
 // The test binary doubles as the processes the tests act on, selected by
@@ -36,6 +40,12 @@ func TestMain(m *testing.M) {
 		runWaiter()
 	case "spawn":
 		runSpawner()
+	case "exit":
+		os.Exit(0)
+	case "spawncheck":
+		runCheckSpawner()
+	case "check":
+		runChecker()
 	default:
 		fmt.Fprintf(os.Stderr, "unknown child mode %q\n", os.Getenv(childEnv))
 		os.Exit(2)
@@ -84,6 +94,50 @@ func runSpawner() {
 	os.Exit(0)
 }
 
+// checkPIDsEnv lists, separated by blanks, the PIDs that a "check" child
+// passes to process.CheckPID besides its own and its parent's.
+const checkPIDsEnv = "PROCESS_TEST_CHECK_PIDS"
+
+// runCheckSpawner runs a "check" child on its own stdout, so that the test
+// process becomes that child's grandparent, and exits with its exit code.
+func runCheckSpawner() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0])
+	cmd.Env = append(os.Environ(), childEnv+"=check")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	os.Exit(0)
+}
+
+// runChecker prints a line "<pid> refused", "<pid> accepted" or
+// "<pid> error: <text>" for its own PID, its parent's and those of
+// checkPIDsEnv, as process.CheckPID decides.
+func runChecker() {
+	pids := []int{os.Getpid(), os.Getppid()}
+	for _, f := range strings.Fields(os.Getenv(checkPIDsEnv)) {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		pids = append(pids, pid)
+	}
+	for _, pid := range pids {
+		verdict := "accepted"
+		if err := process.CheckPID(pid); errors.Is(err, process.ErrUnsafePID) {
+			verdict = "refused"
+		} else if err != nil {
+			verdict = "error: " + err.Error()
+		}
+		fmt.Printf("%d %s\n", pid, verdict)
+	}
+	os.Exit(0)
+}
+
 // child is a waiter process started by a test.
 type child struct {
 	pid   int
@@ -96,7 +150,13 @@ type child struct {
 // ready.
 func startChild(t testing.TB, env ...string) *child {
 	t.Helper()
-	c := &child{cmd: exec.Command(os.Args[0])}
+	return startChildWith(t, nil, env...)
+}
+
+// startChildWith is startChild with arguments, which the waiter ignores.
+func startChildWith(t testing.TB, args []string, env ...string) *child {
+	t.Helper()
+	c := &child{cmd: exec.Command(os.Args[0], args...)}
 	c.cmd.Env = append(os.Environ(), append(env, childEnv+"=wait")...)
 	c.start(t)
 	c.pid = c.cmd.Process.Pid

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -19,10 +21,22 @@ var (
 	// Callers that want a process gone treat it as success.
 	ErrNotFound = errors.New("process not found")
 
-	// ErrUnsafePID means a PID was refused before anything was signalled:
-	// it is unparsable, out of the 32-bit range, <= 1, or the PID of the
-	// caller or of its parent.
+	// ErrUnsafePID means a well-formed PID was refused before anything was
+	// signalled: it is <= 1, beyond the 32-bit range, or the PID of the
+	// caller or of one of its ancestors.
 	ErrUnsafePID = errors.New("unsafe pid")
+
+	// ErrBadPIDFile means a pid file could not be used as a claim at all:
+	// it is empty, holds something other than a decimal PID, is too long,
+	// is not a regular file (a symlink, a FIFO, a directory) or cannot be
+	// read. It says nothing about whether a process runs.
+	ErrBadPIDFile = errors.New("bad pid file")
+
+	// ErrIdentityUnknown means a live process holds a PID that an instance
+	// claims, and the facts neither prove that it is the instance's nor
+	// that it is a stranger. Nothing may be signalled, removed or unlocked
+	// on its account.
+	ErrIdentityUnknown = errors.New("process identity unknown")
 
 	// ErrNotOurProcess means the PID now belongs to another process than
 	// the one that wrote the pid file (or was recorded at launch). Nothing
@@ -61,6 +75,12 @@ type Process interface {
 	// StartTime returns when the process started, at the resolution the
 	// OS offers (see VerifyStartTime).
 	StartTime() time.Time
+	// CommandLine returns the process's arguments, the program first,
+	// read through the pin: an error is returned rather than the command
+	// line of a process that reused the PID. It fails where the OS does not
+	// let the caller read them (another user's process on macOS, for
+	// example); an exited process yields an error wrapping ErrNotFound.
+	CommandLine() ([]string, error)
 	// Interrupt asks the process to shut down: SIGINT on Unix; on Windows
 	// the console-less stop event, or CTRL_BREAK to the process's own
 	// group where SystemTable.ConsoleBreak allows it. It returns an error
@@ -77,6 +97,23 @@ type Process interface {
 	// Release frees the OS resources pinning the process. The process
 	// must not be used afterwards.
 	Release() error
+}
+
+// Lister is implemented by tables that can list their processes, so that a
+// process whose pid file is missing or garbage can still be found by its
+// command line.
+type Lister interface {
+	// List returns a snapshot of the running processes. Its entries are
+	// claims, not pins: Find a process and check it again before acting
+	// on it. Processes whose command line cannot be read are listed with
+	// a nil CommandLine.
+	List() ([]Entry, error)
+}
+
+// Entry is one process of a Lister's snapshot.
+type Entry struct {
+	PID         int
+	CommandLine []string
 }
 
 // System returns the process table of the operating system, with the
@@ -105,38 +142,64 @@ func (t SystemTable) Find(pid int) (Process, error) {
 	return t.find(pid)
 }
 
+// List implements Lister.
+func (t SystemTable) List() ([]Entry, error) { return t.list() }
+
 // CheckPID refuses PIDs that must never be signalled: anything <= 1 (on
 // Unix 0 and -1 address process groups and 1 is init), anything beyond the
 // 32-bit range (which Go's syscall.Kill truncates, turning 4294967295 into
-// kill(-1, sig)), and the PIDs of the caller and of its parent.
+// kill(-1, sig)), the caller's own PID and those of all its ancestors. If
+// the ancestors cannot be listed, every PID is refused.
 func CheckPID(pid int) error {
+	if err := checkRange(int64(pid)); err != nil {
+		return err
+	}
+	if pid == os.Getpid() {
+		return fmt.Errorf("%w: %d is the caller's own PID", ErrUnsafePID, pid)
+	}
+	up, err := ancestors()
+	if err != nil {
+		return fmt.Errorf("%w: cannot list the caller's ancestors to rule out %d: %w", ErrUnsafePID, pid, err)
+	}
+	for i, a := range up {
+		if a == pid {
+			return fmt.Errorf("%w: %d is an ancestor of the caller (%d generations up)", ErrUnsafePID, pid, i+1)
+		}
+	}
+	return nil
+}
+
+// checkRange refuses PIDs <= 1 and beyond 32 bits. It takes an int64 so
+// that the check comes before any narrowing to int, which on a 32-bit
+// platform would wrap.
+func checkRange(pid int64) error {
 	switch {
 	case pid <= 1:
 		return fmt.Errorf("%w: %d is not a process ID that may be signalled", ErrUnsafePID, pid)
 	case pid > 1<<31-1:
 		return fmt.Errorf("%w: %d is outside the 32-bit PID range", ErrUnsafePID, pid)
-	case pid == os.Getpid():
-		return fmt.Errorf("%w: %d is the caller's own PID", ErrUnsafePID, pid)
-	case pid == os.Getppid():
-		return fmt.Errorf("%w: %d is the caller's parent PID", ErrUnsafePID, pid)
 	}
 	return nil
 }
 
 // ParsePID parses the contents of a pid file: a base-10 PID, optionally
-// surrounded by white space such as the trailing newline Lima writes. Signs,
-// blanks inside the number and anything else are refused with an error
-// wrapping ErrUnsafePID, as is any PID that CheckPID refuses.
+// surrounded by ASCII white space such as the trailing newline Lima writes.
+// Anything else (signs, blanks inside the number, other characters, no
+// digits) is refused with an error wrapping ErrBadPIDFile. A well-formed
+// PID <= 1 or beyond the 32-bit range is refused with ErrUnsafePID. The
+// caller-specific checks of CheckPID are left to Find.
 func ParsePID(text string) (int, error) {
-	s := strings.TrimSpace(text)
-	if s == "" || len(s) > 10 || strings.TrimLeft(s, "0123456789") != "" {
-		return 0, fmt.Errorf("%w: %q is not a decimal process ID", ErrUnsafePID, text)
+	s := strings.Trim(text, " \t\n\r\v\f")
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, fmt.Errorf("%w: %q is not a decimal process ID", ErrBadPIDFile, text)
 	}
-	pid, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %q: %w", ErrUnsafePID, text, err)
+	// Only digits are left, so the only error is overflow: a
+	// well-formed PID beyond any range.
+	pid, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || pid > math.MaxInt64 {
+		return 0, fmt.Errorf("%w: %q is outside the 32-bit PID range", ErrUnsafePID, s)
 	}
-	if err := CheckPID(int(pid)); err != nil {
+	if err := checkRange(int64(pid)); err != nil {
 		return 0, err
 	}
 	return int(pid), nil
@@ -149,32 +212,35 @@ const maxPIDFileSize = 64
 
 // ReadPIDFile reads and validates the pid file at path. It returns the PID
 // and the file's modification time, which VerifyPIDFile needs. A missing
-// file yields an error wrapping fs.ErrNotExist; garbage one wrapping
-// ErrUnsafePID.
+// file yields an error wrapping fs.ErrNotExist; one that is not a regular
+// file, cannot be read or holds garbage, one wrapping ErrBadPIDFile; a
+// well-formed PID that must never be signalled, one wrapping ErrUnsafePID.
 func ReadPIDFile(path string) (pid int, modTime time.Time, err error) {
-	// Only a regular file is read: opening a FIFO planted in its place
-	// would block, and a symlink could point anywhere.
-	if fi, err := os.Lstat(path); err != nil {
-		return 0, time.Time{}, err
-	} else if !fi.Mode().IsRegular() {
-		return 0, time.Time{}, fmt.Errorf("%w: pid file %q is not a regular file (%s)", ErrUnsafePID, path, fi.Mode().Type())
-	}
-	f, err := os.Open(path)
+	// The file is opened without following a symlink and without blocking
+	// on a FIFO, and checked on the opened descriptor: a check of the path
+	// before opening it could be raced by a swap.
+	f, err := openPIDFile(path)
 	if err != nil {
-		return 0, time.Time{}, err
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, time.Time{}, err
+		}
+		return 0, time.Time{}, fmt.Errorf("%w: %q: %w", ErrBadPIDFile, path, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return 0, time.Time{}, err
+		return 0, time.Time{}, fmt.Errorf("%w: %q: %w", ErrBadPIDFile, path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return 0, time.Time{}, fmt.Errorf("%w: %q is not a regular file (%s)", ErrBadPIDFile, path, fi.Mode().Type())
 	}
 	buf := make([]byte, maxPIDFileSize+1)
 	n, err := readFull(f, buf)
 	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("failed to read pid file %q: %w", path, err)
+		return 0, time.Time{}, fmt.Errorf("%w: failed to read %q: %w", ErrBadPIDFile, path, err)
 	}
 	if n > maxPIDFileSize {
-		return 0, time.Time{}, fmt.Errorf("%w: pid file %q is longer than %d bytes", ErrUnsafePID, path, maxPIDFileSize)
+		return 0, time.Time{}, fmt.Errorf("%w: %q is longer than %d bytes", ErrBadPIDFile, path, maxPIDFileSize)
 	}
 	pid, err = ParsePID(string(buf[:n]))
 	if err != nil {
@@ -227,27 +293,6 @@ func VerifyStartTime(p Process, recorded time.Time) error {
 			ErrNotOurProcess, p.PID(), started.Format(time.RFC3339Nano), recorded.Format(time.RFC3339Nano))
 	}
 	return nil
-}
-
-// FindPIDFile reads the pid file at path, finds its process in t and checks
-// that the process could have written the file. The caller must Release the
-// returned Process. Errors wrap fs.ErrNotExist (no pid file), ErrUnsafePID,
-// ErrNotFound (the process is gone) or ErrNotOurProcess (the PID was
-// recycled; the returned Process is nil and nothing was signalled).
-func FindPIDFile(t Table, path string) (Process, error) {
-	pid, written, err := ReadPIDFile(path)
-	if err != nil {
-		return nil, err
-	}
-	p, err := t.Find(pid)
-	if err != nil {
-		return nil, fmt.Errorf("pid file %q: %w", path, err)
-	}
-	if err := VerifyPIDFile(p, written); err != nil {
-		_ = p.Release()
-		return nil, fmt.Errorf("pid file %q: %w", path, err)
-	}
-	return p, nil
 }
 
 // InterruptEventName returns the name of the Windows event that a process

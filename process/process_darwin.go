@@ -17,6 +17,9 @@ import (
 // startTimeResolution is that of kinfo_proc's p_starttime, a timeval.
 const startTimeResolution = time.Microsecond
 
+// sZomb is SZOMB of XNU's sys/proc.h, the p_stat of a zombie.
+const sZomb = 5
+
 // Find records the process's start time. macOS has no pidfd, so pinning is
 // best effort: every signal re-reads the start time first and refuses to
 // signal a process that started at another time.
@@ -39,13 +42,45 @@ func (p *darwinProcess) Interrupt() error     { return p.signal(unix.SIGINT) }
 func (p *darwinProcess) Kill() error          { return p.signal(unix.SIGKILL) }
 func (p *darwinProcess) Release() error       { return nil }
 
-func (p *darwinProcess) signal(sig unix.Signal) error {
+// CommandLine reads the arguments with the KERN_PROCARGS2 sysctl, then
+// re-reads the start time: if the PID was reused meanwhile, the arguments
+// read may be the successor's.
+func (p *darwinProcess) CommandLine() ([]string, error) {
+	b, err := unix.SysctlRaw("kern.procargs2", p.pid)
+	if cerr := p.check(); cerr != nil {
+		return nil, cerr
+	}
+	if err != nil {
+		// A zombie has no arguments left; macOS also refuses another
+		// user's process, with EINVAL.
+		if kp, kerr := kinfoProc(p.pid); kerr == nil && kp.Proc.P_stat == sZomb {
+			return nil, fmt.Errorf("pid %d has exited: %w", p.pid, ErrNotFound)
+		}
+		return nil, fmt.Errorf("failed to read the arguments of pid %d: %w", p.pid, err)
+	}
+	args, err := parseProcArgs2(b)
+	if err != nil {
+		return nil, fmt.Errorf("failed to parse the arguments of pid %d: %w", p.pid, err)
+	}
+	return args, nil
+}
+
+// check reports ErrNotFound unless the process holding the PID started when
+// this one did.
+func (p *darwinProcess) check() error {
 	start, err := darwinStartTime(p.pid)
 	if err != nil {
 		return err
 	}
 	if !start.Equal(p.start) {
 		return fmt.Errorf("pid %d: %w", p.pid, ErrNotFound)
+	}
+	return nil
+}
+
+func (p *darwinProcess) signal(sig unix.Signal) error {
+	if err := p.check(); err != nil {
+		return err
 	}
 	if err := unix.Kill(p.pid, sig); err != nil {
 		if errors.Is(err, unix.ESRCH) {
@@ -88,14 +123,55 @@ func (p *darwinProcess) Wait(ctx context.Context) error {
 	})
 }
 
-func darwinStartTime(pid int) (time.Time, error) {
-	kp, err := unix.SysctlKinfoProc("kern.proc.pid", pid)
-	if err != nil || kp.Proc.P_pid != int32(pid) {
-		if kerr := unix.Kill(pid, 0); errors.Is(kerr, unix.ESRCH) || err == nil {
-			return time.Time{}, fmt.Errorf("pid %d: %w", pid, ErrNotFound)
+// list reads the PIDs with the kern.proc.all sysctl and each one's
+// arguments with KERN_PROCARGS2; those of other users' processes cannot be
+// read and are left nil.
+func (SystemTable) list() ([]Entry, error) {
+	kps, err := unix.SysctlKinfoProcSlice("kern.proc.all")
+	if err != nil {
+		return nil, fmt.Errorf("failed to list processes: %w", err)
+	}
+	entries := make([]Entry, 0, len(kps))
+	for _, kp := range kps {
+		pid := int(kp.Proc.P_pid)
+		if pid <= 0 {
+			continue
 		}
-		return time.Time{}, fmt.Errorf("failed to read the start time of pid %d: %w", pid, err)
+		var args []string
+		if b, err := unix.SysctlRaw("kern.procargs2", pid); err == nil {
+			args, _ = parseProcArgs2(b)
+		}
+		entries = append(entries, Entry{PID: pid, CommandLine: args})
+	}
+	return entries, nil
+}
+
+func darwinStartTime(pid int) (time.Time, error) {
+	kp, err := kinfoProc(pid)
+	if err != nil {
+		return time.Time{}, err
 	}
 	st := kp.Proc.P_starttime
 	return time.Unix(int64(st.Sec), int64(st.Usec)*1000), nil
+}
+
+func parentPID(pid int) (int, error) {
+	kp, err := kinfoProc(pid)
+	if err != nil {
+		return 0, err
+	}
+	return int(kp.Eproc.Ppid), nil
+}
+
+// kinfoProc reads the kernel's record of pid. For a PID that no process
+// holds the sysctl returns no record, which x/sys reports as EIO.
+func kinfoProc(pid int) (*unix.KinfoProc, error) {
+	kp, err := unix.SysctlKinfoProc("kern.proc.pid", pid)
+	if err != nil || kp.Proc.P_pid != int32(pid) {
+		if kerr := unix.Kill(pid, 0); errors.Is(kerr, unix.ESRCH) || err == nil {
+			return nil, fmt.Errorf("pid %d: %w", pid, ErrNotFound)
+		}
+		return nil, fmt.Errorf("failed to read the process record of pid %d: %w", pid, err)
+	}
+	return kp, nil
 }

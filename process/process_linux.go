@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"sync"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -43,15 +43,23 @@ func (SystemTable) find(pid int) (Process, error) {
 		return nil, fmt.Errorf("failed to set pidfd of pid %d non-blocking: %w", pid, err)
 	}
 	p := &linuxProcess{pid: pid, pidfd: os.NewFile(uintptr(fd), "pidfd:"+strconv.Itoa(pid))}
-	ticks, err := startTicks(pid)
+	fields, err := statFields(pid)
 	if err == nil {
 		err = p.signal(0)
+	}
+	var boot time.Time
+	if err == nil {
+		boot, err = bootTime()
+	}
+	var ticks uint64
+	if err == nil {
+		ticks, err = statUint(pid, fields, 22)
 	}
 	if err != nil {
 		p.Release()
 		return nil, err
 	}
-	p.start = bootTime().Add(time.Duration(ticks) * startTimeResolution)
+	p.start = boot.Add(time.Duration(ticks) * startTimeResolution)
 	return p, nil
 }
 
@@ -68,6 +76,32 @@ func (p *linuxProcess) StartTime() time.Time { return p.start }
 func (p *linuxProcess) Interrupt() error     { return p.signal(unix.SIGINT) }
 func (p *linuxProcess) Kill() error          { return p.signal(unix.SIGKILL) }
 func (p *linuxProcess) Release() error       { return p.pidfd.Close() }
+
+// CommandLine reads /proc/PID/cmdline, then checks that the pidfd still
+// refers to a live process: a process is not reaped, and its PID not
+// reused, while it lives, so the text read before was its own.
+func (p *linuxProcess) CommandLine() ([]string, error) {
+	b, err := readProc(p.pid, "cmdline")
+	if err == nil {
+		err = p.signal(0)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == 0 {
+		// A zombie has released its memory, and a kernel thread never had
+		// any. The pidfd polls readable once the process has exited.
+		exited, err := p.exited()
+		switch {
+		case err != nil:
+			return nil, err
+		case exited:
+			return nil, fmt.Errorf("pid %d has exited: %w", p.pid, ErrNotFound)
+		}
+		return nil, fmt.Errorf("pid %d has no command line (a kernel thread, or a process that is exiting)", p.pid)
+	}
+	return splitCmdline(b), nil
+}
 
 // signal sends sig through the pidfd, so it reaches this process even if
 // its PID has since been reused.
@@ -89,6 +123,23 @@ func (p *linuxProcess) signal(sig unix.Signal) error {
 		return fmt.Errorf("failed to send %s to pid %d: %w", unix.SignalName(sig), p.pid, serr)
 	}
 	return nil
+}
+
+// exited reports whether the process has exited, reaped or not.
+func (p *linuxProcess) exited() (bool, error) {
+	rc, err := p.pidfd.SyscallConn()
+	if err != nil {
+		return false, err
+	}
+	var n int
+	var perr error
+	if err := rc.Control(func(fd uintptr) { n, perr = pollIn(fd) }); err != nil {
+		return false, err
+	}
+	if perr != nil {
+		return false, fmt.Errorf("failed to poll the pidfd of pid %d: %w", p.pid, perr)
+	}
+	return n > 0, nil
 }
 
 // Wait waits for the pidfd to become readable, which the kernel signals when
@@ -113,47 +164,124 @@ func (p *linuxProcess) Wait(ctx context.Context) error {
 	f := os.NewFile(uintptr(dup), "pidfd:"+strconv.Itoa(p.pid))
 	defer f.Close()
 	return waitReadable(ctx, f, func(fd uintptr) bool {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, 0)
+		n, err := pollIn(fd)
 		return err == nil && n > 0
 	})
 }
 
-// startTicks returns field 22 of /proc/PID/stat: the start time in clock
-// ticks since boot.
-func startTicks(pid int) (uint64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return 0, fmt.Errorf("pid %d: %w", pid, ErrNotFound)
+// pollIn polls fd for POLLIN without blocking.
+func pollIn(fd uintptr) (int, error) {
+	for {
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+		if !errors.Is(err, unix.EINTR) {
+			return n, err
 		}
+	}
+}
+
+// list reads the command line of every process in /proc. A process that
+// exits before its command line is read is left out.
+func (SystemTable) list() ([]Entry, error) {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("failed to open /proc: %w", err)
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read /proc: %w", err)
+	}
+	entries := make([]Entry, 0, len(names))
+	for _, name := range names {
+		pid, err := strconv.Atoi(name)
+		if err != nil || pid <= 0 || strconv.Itoa(pid) != name {
+			continue
+		}
+		b, err := readProc(pid, "cmdline")
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		var args []string
+		if err == nil && len(b) > 0 {
+			args = splitCmdline(b)
+		}
+		entries = append(entries, Entry{PID: pid, CommandLine: args})
+	}
+	return entries, nil
+}
+
+// parentPID returns field 4 of /proc/PID/stat.
+func parentPID(pid int) (int, error) {
+	fields, err := statFields(pid)
+	if err != nil {
 		return 0, err
 	}
-	// The command name (field 2) may hold spaces and parentheses, so
-	// fields are counted from the last ')'.
+	ppid, err := statUint(pid, fields, 4)
+	if err != nil {
+		return 0, err
+	}
+	return int(ppid), nil
+}
+
+// readProc reads /proc/PID/name. A process that exits while it is read
+// makes the open fail with ENOENT or the read with ESRCH: both are
+// ErrNotFound.
+func readProc(pid int, name string) ([]byte, error) {
+	path := "/proc/" + strconv.Itoa(pid) + "/" + name
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ESRCH):
+		return nil, fmt.Errorf("pid %d: %w", pid, ErrNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("failed to read %q: %w", path, err)
+	}
+	return b, nil
+}
+
+// statFields reads /proc/PID/stat and returns its fields from field 3 on.
+// The command name (field 2) may hold blanks and parentheses, so fields are
+// counted from the last ')'.
+func statFields(pid int) ([]string, error) {
+	b, err := readProc(pid, "stat")
+	if err != nil {
+		return nil, err
+	}
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("failed to parse /proc/%d/stat: no command name", pid)
+		return nil, fmt.Errorf("failed to parse /proc/%d/stat: no command name", pid)
 	}
-	fields := bytes.Fields(b[i+1:])
-	const startField = 22 - 3 // fields after ')' start at field 3
-	if len(fields) <= startField {
+	return strings.Fields(string(b[i+1:])), nil
+}
+
+// statUint parses field n (counted from 1, as in proc(5)) of the fields
+// that statFields returned.
+func statUint(pid int, fields []string, n int) (uint64, error) {
+	if len(fields) <= n-3 {
 		return 0, fmt.Errorf("failed to parse /proc/%d/stat: %d fields", pid, len(fields)+2)
 	}
-	ticks, err := strconv.ParseUint(string(fields[startField]), 10, 64)
+	v, err := strconv.ParseUint(fields[n-3], 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("failed to parse /proc/%d/stat start time: %w", pid, err)
+		return 0, fmt.Errorf("failed to parse field %d of /proc/%d/stat: %w", n, pid, err)
 	}
-	return ticks, nil
+	return v, nil
+}
+
+// splitCmdline splits the NUL-terminated arguments of /proc/PID/cmdline.
+func splitCmdline(b []byte) []string {
+	return strings.Split(string(bytes.TrimSuffix(b, []byte{0})), "\x00")
 }
 
 // bootTime is the wall-clock time of boot: CLOCK_REALTIME minus
-// CLOCK_BOOTTIME, the clock of /proc/PID/stat start times. Slewing moves
-// both clocks alike, so the difference changes only when the wall clock is
-// stepped; it is computed once so that StartTime is stable, since two
-// computations differ by the microseconds between the two clock reads.
-var bootTime = sync.OnceValue(func() time.Time {
-	var boot unix.Timespec
-	_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &boot)
-	return time.Now().Round(0).Add(-time.Duration(boot.Nano()))
-})
+// CLOCK_BOOTTIME, the clock of /proc/PID/stat start times. It is computed at
+// each Find rather than once per caller: slewing moves both clocks alike,
+// but a step of the wall clock (a suspended laptop syncing its time) moves
+// boot, and a long-running caller would otherwise place every later start
+// time off by the step. Two computations differ by the microseconds
+// between the clock reads, far below a tick.
+func bootTime() (time.Time, error) {
+	var up unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &up); err != nil {
+		return time.Time{}, fmt.Errorf("failed to read CLOCK_BOOTTIME: %w", err)
+	}
+	return time.Now().Round(0).Add(-time.Duration(up.Nano())), nil
+}

@@ -8,6 +8,7 @@ package process
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"time"
 )
@@ -18,4 +19,20 @@ const startTimeResolution = time.Microsecond
 // read its start time, no PID can be signalled safely.
 func (SystemTable) find(pid int) (Process, error) {
 	return nil, fmt.Errorf("process table on %s: %w", runtime.GOOS, errors.ErrUnsupported)
+}
+
+func (SystemTable) list() ([]Entry, error) {
+	return nil, fmt.Errorf("listing processes on %s: %w", runtime.GOOS, errors.ErrUnsupported)
+}
+
+// ancestors fails, so CheckPID refuses every PID: the caller's ancestors
+// cannot be ruled out.
+func ancestors() ([]int, error) {
+	return nil, fmt.Errorf("listing the caller's ancestors on %s: %w", runtime.GOOS, errors.ErrUnsupported)
+}
+
+// openPIDFile fails: without O_NOFOLLOW and O_NONBLOCK a pid file cannot be
+// opened without following a planted symlink or blocking on a FIFO.
+func openPIDFile(path string) (*os.File, error) {
+	return nil, &os.PathError{Op: "open", Path: path, Err: errors.ErrUnsupported}
 }

@@ -8,8 +8,11 @@ package process
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // waitReadable blocks in Go's netpoller until ready reports true for f's
@@ -27,4 +30,69 @@ func waitReadable(ctx context.Context, f *os.File, ready func(fd uintptr) bool) 
 		return ctx.Err()
 	}
 	return err
+}
+
+// openPIDFile opens path for ReadPIDFile without following a symlink in its
+// last component (ELOOP), without blocking on a FIFO, and without making a
+// terminal planted there the caller's controlling terminal. The error is an
+// *os.PathError so that a missing file still matches fs.ErrNotExist.
+func openPIDFile(path string) (*os.File, error) {
+	for {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		return os.NewFile(uintptr(fd), path), nil
+	}
+}
+
+// maxAncestors bounds the walk up the process tree, which cannot loop in a
+// consistent snapshot but is read one process at a time.
+const maxAncestors = 4096
+
+// errAncestorExited means an ancestor exited while the tree was walked, so
+// its children were re-parented and the walk starts again.
+var errAncestorExited = errors.New("an ancestor exited during the walk")
+
+// ancestors returns the PIDs of the caller's parent, grandparent and so on,
+// nearest first, stopping below PID 1. It never returns an error wrapping
+// ErrNotFound: CheckPID's callers take that for "the target is gone".
+func ancestors() ([]int, error) {
+	var err error
+	for range 3 {
+		var up []int
+		if up, err = walkAncestors(); !errors.Is(err, errAncestorExited) {
+			return up, err
+		}
+	}
+	return nil, fmt.Errorf("failed to list the caller's ancestors: %w", err)
+}
+
+func walkAncestors() ([]int, error) {
+	var up []int
+	pid := os.Getpid()
+	for range maxAncestors {
+		ppid, err := parentPID(pid)
+		if errors.Is(err, ErrNotFound) {
+			// The entry may also be hidden rather than gone (Linux's
+			// hidepid): only a process that no longer exists is skipped
+			// by walking again, a hidden one fails closed.
+			if kerr := unix.Kill(pid, 0); errors.Is(kerr, unix.ESRCH) {
+				return nil, fmt.Errorf("pid %d: %w", pid, errAncestorExited)
+			}
+			return nil, fmt.Errorf("failed to read the parent of pid %d, which exists but cannot be inspected", pid)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if ppid <= 1 {
+			return up, nil
+		}
+		up = append(up, ppid)
+		pid = ppid
+	}
+	return nil, fmt.Errorf("more than %d ancestors: a loop in the process tree?", maxAncestors)
 }

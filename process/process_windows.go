@@ -186,3 +186,101 @@ func consoleProcesses() ([]uint32, error) {
 		pids = make([]uint32, n)
 	}
 }
+
+// CommandLine reads the command line from the process's memory and splits
+// it by the rules of CommandLineToArgvW. Like /proc/PID/cmdline on Linux,
+// it is what the process says about itself, which it could have rewritten.
+func (p *windowsProcess) CommandLine() ([]string, error) {
+	s, err := p.commandLine()
+	// Reading memory of a process that has exited can fail or, while its
+	// object lives on, still succeed: either way it is gone.
+	if rerr := p.checkRunning(); rerr != nil {
+		return nil, rerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to read the command line of pid %d: %w", p.pid, err)
+	}
+	args, err := windows.DecomposeCommandLine(s)
+	if err != nil {
+		return nil, fmt.Errorf("failed to split the command line of pid %d: %w", p.pid, err)
+	}
+	return args, nil
+}
+
+// commandLine asks the kernel for the command line with the pinned handle's
+// query rights (Windows 8.1 and later). Older systems, and Wine 8, do not
+// know that information class; there the command line is read from the
+// process's PEB, which takes a second handle with the right to read its
+// memory.
+func (p *windowsProcess) commandLine() (string, error) {
+	// UNICODE_STRING lengths are 16-bit byte counts, so data behind the
+	// header always fits: no retry with a larger buffer is needed.
+	var info struct {
+		s    windows.NTUnicodeString
+		data [1 << 15]uint16
+	}
+	err := windows.NtQueryInformationProcess(p.h, windows.ProcessCommandLineInformation,
+		unsafe.Pointer(&info), uint32(unsafe.Sizeof(info)), nil)
+	if err == nil {
+		return info.s.String(), nil
+	}
+	if !errors.Is(err, windows.STATUS_INVALID_INFO_CLASS) {
+		return "", err
+	}
+	// The pinned handle keeps the PID from being reused, so this handle
+	// reaches the same process.
+	h, err := openProcess(windows.PROCESS_QUERY_INFORMATION|windows.PROCESS_VM_READ, p.pid)
+	if err != nil {
+		return "", err
+	}
+	defer windows.CloseHandle(h)
+	return pebCommandLine(h)
+}
+
+// pebCommandLine follows the other process's PEB to its process parameters
+// and reads the command line they point to. Those addresses belong to the
+// other process, so they are kept as uintptr: as pointers, they could look
+// to the garbage collector like pointers into this process's heap.
+func pebCommandLine(h windows.Handle) (string, error) {
+	const word = unsafe.Sizeof(uintptr(0))
+	var basic [unsafe.Sizeof(windows.PROCESS_BASIC_INFORMATION{}) / word]uintptr
+	if err := windows.NtQueryInformationProcess(h, windows.ProcessBasicInformation,
+		unsafe.Pointer(&basic[0]), uint32(unsafe.Sizeof(basic)), nil); err != nil {
+		return "", fmt.Errorf("failed to locate the PEB: %w", err)
+	}
+	peb := basic[unsafe.Offsetof(windows.PROCESS_BASIC_INFORMATION{}.PebBaseAddress)/word]
+	var params uintptr
+	if err := readMemory(h, peb+unsafe.Offsetof(windows.PEB{}.ProcessParameters), unsafe.Pointer(&params), word); err != nil {
+		return "", fmt.Errorf("failed to read the PEB: %w", err)
+	}
+	// The same layout as windows.NTUnicodeString, with Buffer as a number.
+	var cmd struct {
+		Length, MaximumLength uint16
+		Buffer                uintptr
+	}
+	if err := readMemory(h, params+unsafe.Offsetof(windows.RTL_USER_PROCESS_PARAMETERS{}.CommandLine),
+		unsafe.Pointer(&cmd), unsafe.Sizeof(cmd)); err != nil {
+		return "", fmt.Errorf("failed to read the process parameters: %w", err)
+	}
+	// Length is in bytes and at most 64 KiB, which bounds the read.
+	buf := make([]uint16, cmd.Length/2)
+	if len(buf) == 0 {
+		return "", nil
+	}
+	if err := readMemory(h, cmd.Buffer, unsafe.Pointer(&buf[0]), uintptr(len(buf))*2); err != nil {
+		return "", fmt.Errorf("failed to read the command line buffer: %w", err)
+	}
+	return windows.UTF16ToString(buf), nil
+}
+
+// readMemory reads exactly size bytes at addr in the other process.
+func readMemory(h windows.Handle, addr uintptr, dst unsafe.Pointer, size uintptr) error {
+	var n uintptr
+	if err := windows.ReadProcessMemory(h, addr, (*byte)(dst), size, &n); err != nil {
+		return err
+	}
+	if n != size {
+		return fmt.Errorf("read %d of %d bytes at %#x", n, size, addr)
+	}
+	return nil
+}

@@ -5,8 +5,10 @@ package process_test
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -15,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/windows"
 
+	"github.com/limastop/stop/internal/testutil"
 	"github.com/limastop/stop/process"
 )
 
@@ -99,4 +102,57 @@ func hasConsole() bool {
 	r, _, _ := windows.NewLazySystemDLL("kernel32.dll").NewProc("GetConsoleProcessList").
 		Call(uintptr(unsafe.Pointer(&pids[0])), uintptr(len(pids)))
 	return r != 0
+}
+
+// windowsArgs are arguments that Windows command-line quoting must carry
+// through unchanged; the portable tests cover the rest.
+var windowsArgs = []string{
+	`"quoted"`,
+	`a "quote" inside`,
+	`--pidfile=C:\a b\ha.pid`,
+	`C:\dir with space\`,
+	`back\\"slash`,
+	"",
+}
+
+func TestCommandLineQuoting(t *testing.T) {
+	c := startChildWith(t, windowsArgs)
+	p := find(t, c.pid)
+	got, err := p.CommandLine()
+	require.NoError(t, err)
+	assert.Equal(t, c.cmd.Args, got)
+
+	// The pinned handle keeps the exited process's object, and its memory
+	// may still be readable: it must count as gone all the same.
+	require.NoError(t, p.Kill())
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	require.NoError(t, p.Wait(ctx))
+	_, err = p.CommandLine()
+	assert.ErrorIs(t, err, process.ErrNotFound)
+}
+
+// TestReadPIDFileWindows covers what the portable TestReadPIDFile does not:
+// a missing directory (ERROR_PATH_NOT_FOUND rather than
+// ERROR_FILE_NOT_FOUND) and a symbolic link, which must not be followed.
+func TestReadPIDFileWindows(t *testing.T) {
+	dir := testutil.TempDir(t, "pidfile[x]")
+	_, _, err := process.ReadPIDFile(filepath.Join(dir, "nodir", "ha.pid"))
+	assert.ErrorIs(t, err, fs.ErrNotExist)
+
+	t.Run("symlink", func(t *testing.T) {
+		target := filepath.Join(dir, "ha.pid")
+		require.NoError(t, os.WriteFile(target, []byte("4242\n"), 0o644))
+		link := filepath.Join(dir, "link.pid")
+		// A symbolic link needs a privilege or developer mode on Windows,
+		// and Wine 8 makes one that does not read back.
+		if err := os.Symlink(target, link); err != nil {
+			t.Skipf("cannot create a symbolic link: %v", err)
+		}
+		if _, err := os.Readlink(link); err != nil {
+			t.Skipf("the symbolic link does not read back: %v", err)
+		}
+		_, _, err := process.ReadPIDFile(link)
+		assert.ErrorIs(t, err, process.ErrBadPIDFile)
+	})
 }

@@ -26,11 +26,19 @@ var ErrKillRefused = errors.New("processtest: kill refused")
 type Behavior struct {
 	// StartTime is what StartTime reports; zero means the time of Add.
 	StartTime time.Time
+	// CommandLine is what CommandLine reports.
+	CommandLine []string
+	// CommandLineErr, if set, is returned by CommandLine instead, as for
+	// another user's process whose arguments the OS does not show.
+	CommandLineErr error
 	// InterruptDelay is how long the process takes to exit after an
 	// interrupt.
 	InterruptDelay time.Duration
 	// IgnoreInterrupt makes Interrupt succeed without effect.
 	IgnoreInterrupt bool
+	// OnInterrupt, if set, is called by each Interrupt that is
+	// delivered, before the process reacts to it.
+	OnInterrupt func()
 	// InterruptErr, if set, is returned by Interrupt, which then has no
 	// effect; process.ErrInterruptUnavailable models a caller without a
 	// console on Windows.
@@ -42,7 +50,7 @@ type Behavior struct {
 
 // Call is one recorded call on a Table or on a Process it returned.
 type Call struct {
-	Op  string // "find", "interrupt", "kill", "wait" or "release"
+	Op  string // "find", "list", "interrupt", "kill", "wait" or "release"
 	PID int
 }
 
@@ -53,7 +61,10 @@ type Table struct {
 	calls []Call
 }
 
-var _ process.Table = (*Table)(nil)
+var (
+	_ process.Table  = (*Table)(nil)
+	_ process.Lister = (*Table)(nil)
+)
 
 // Add registers a running process with the given PID and behaviour,
 // replacing any earlier one with that PID, as a recycled PID would.
@@ -87,6 +98,27 @@ func (t *Table) Find(pid int) (process.Process, error) {
 	return p, nil
 }
 
+// List implements process.Lister: the running processes, by PID, with the
+// command lines a caller may read.
+func (t *Table) List() ([]process.Entry, error) {
+	t.record("list", 0)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var entries []process.Entry
+	for pid, p := range t.procs {
+		if p.Exited() {
+			continue
+		}
+		e := process.Entry{PID: pid}
+		if p.behavior.CommandLineErr == nil {
+			e.CommandLine = slices.Clone(p.behavior.CommandLine)
+		}
+		entries = append(entries, e)
+	}
+	slices.SortFunc(entries, func(a, b process.Entry) int { return a.PID - b.PID })
+	return entries, nil
+}
+
 // Calls returns the calls made so far, in order.
 func (t *Table) Calls() []Call {
 	t.mu.Lock()
@@ -111,6 +143,9 @@ type Process struct {
 
 var _ process.Process = (*Process)(nil)
 
+// Behavior returns the process's script.
+func (p *Process) Behavior() Behavior { return p.behavior }
+
 // Exit makes the process exit now, as if it had ended by itself.
 func (p *Process) Exit() { p.exitOnce.Do(func() { close(p.exited) }) }
 
@@ -133,6 +168,18 @@ func (p *Process) PID() int { return p.pid }
 // StartTime returns the scripted start time.
 func (p *Process) StartTime() time.Time { return p.behavior.StartTime }
 
+// CommandLine returns the scripted command line, or an error wrapping
+// process.ErrNotFound once the process has exited.
+func (p *Process) CommandLine() ([]string, error) {
+	switch {
+	case p.Exited():
+		return nil, fmt.Errorf("pid %d: %w", p.pid, process.ErrNotFound)
+	case p.behavior.CommandLineErr != nil:
+		return nil, p.behavior.CommandLineErr
+	}
+	return slices.Clone(p.behavior.CommandLine), nil
+}
+
 // Interrupt makes the process exit after its InterruptDelay, unless it is
 // scripted to ignore or refuse interrupts.
 func (p *Process) Interrupt() error {
@@ -142,7 +189,11 @@ func (p *Process) Interrupt() error {
 		return fmt.Errorf("pid %d: %w", p.pid, process.ErrNotFound)
 	case p.behavior.InterruptErr != nil:
 		return p.behavior.InterruptErr
-	case !p.behavior.IgnoreInterrupt:
+	}
+	if p.behavior.OnInterrupt != nil {
+		p.behavior.OnInterrupt()
+	}
+	if !p.behavior.IgnoreInterrupt {
 		time.AfterFunc(p.behavior.InterruptDelay, p.Exit)
 	}
 	return nil
