@@ -8,11 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/limastop/stop/internal/fsutil"
+	"github.com/limastop/stop/process"
 )
 
 // StaleFileSuffixes returns the suffixes of the files a forced stop removes
@@ -61,22 +64,152 @@ func (LimaDisks) Unlock(_ context.Context, inst *Instance, disk string) error {
 	return nil
 }
 
-// removeStaleFiles removes the files in dir whose names end in one of
-// StaleFileSuffixes. It lists the directory rather than globbing, so a path
-// holding glob metacharacters such as [ ] * ? works.
-func removeStaleFiles(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("failed to list %q: %w", dir, err)
+// ErrInstanceRunning means a pid file of the instance names a running
+// process that the stop did not end (a wrong VMType, a process this module
+// does not know, or an instance restarted meanwhile): nothing of the
+// instance was unlocked or removed.
+var ErrInstanceRunning = errors.New("a process of the instance is still running")
+
+// staleness is what the clean-up knows about the pid files: the PIDs whose
+// deaths this stop confirmed and those proven strangers.
+type staleness struct {
+	dead, strangers map[int]bool
+}
+
+func newStaleness(ts targets, dead []*target) staleness {
+	st := staleness{dead: map[int]bool{}, strangers: map[int]bool{}}
+	for _, t := range dead {
+		st.dead[t.p.PID()] = true
 	}
+	for _, t := range ts {
+		if t.stranger {
+			st.strangers[t.claim.pid] = true
+		}
+	}
+	return st
+}
+
+// checkPIDFiles checks that every pid file in the instance directory is
+// stale: it names a process whose death this stop confirmed, a proven
+// stranger, or no running process. It returns the pid files with the PIDs
+// they named, for removal; a pid file that is garbage and not a target's
+// resolved one, or that names any other running process, fails the check.
+func (r *run) checkPIDFiles(table process.Table, ts targets, st staleness) (map[string]int, error) {
+	names, err := r.listStale()
+	if err != nil {
+		return nil, err
+	}
+	resolved := map[string]bool{}
+	for _, t := range ts {
+		if t.pidFile != "" && t.bad == nil {
+			resolved[t.pidFile] = true
+		}
+	}
+	pids := map[string]int{}
 	var errs []error
-	for _, e := range entries {
-		if e.IsDir() || !hasStaleSuffix(e.Name()) {
+	for _, name := range names {
+		if filepath.Ext(name) != ".pid" {
 			continue
 		}
-		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		path := filepath.Join(r.inst.Dir, name)
+		pid, _, err := process.ReadPIDFile(path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil && resolved[path]:
+			// A garbage pid file whose process was found by its
+			// command line, and is dead now.
+			pids[path] = 0
+			continue
+		case err != nil:
+			errs = append(errs, err)
+			continue
+		}
+		if !st.dead[pid] && !st.strangers[pid] {
+			if err := r.checkNotRunning(table, path, pid); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		pids[path] = pid
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return pids, nil
+}
+
+// checkNotRunning checks that pid, named by the pid file at path, runs no
+// process of the instance.
+func (r *run) checkNotRunning(table process.Table, path string, pid int) error {
+	p, err := table.Find(pid)
+	switch {
+	case errors.Is(err, process.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("pid file %q: %w", path, err)
+	}
+	defer p.Release()
+	_, written, _ := process.ReadPIDFile(path)
+	if v := r.identify(&target{role: "process", pidFile: path}, claim{pid: pid, written: written}, p); v.id == NotOurs {
+		return nil
+	}
+	return fmt.Errorf("%w: %s names pid %d (%s), which this stop did not end; check the instance's VMType, "+
+		"or whether it was restarted", ErrInstanceRunning, path, pid, executable(p))
+}
+
+// listStale lists the files in the instance directory whose names end in
+// one of StaleFileSuffixes. It lists the directory rather than globbing, so
+// a path holding glob metacharacters such as [ ] * ? works.
+func (r *run) listStale() ([]string, error) {
+	entries, err := os.ReadDir(r.inst.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("failed to list %q: %w", r.inst.Dir, err)
+	}
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() && hasStaleSuffix(e.Name()) {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}
+
+// removeStale removes the sockets and temporary files, then the pid files
+// in pids, each only if it still names the PID it named when checked, and
+// ha.pid last: Lima's host agent does not start while ha.pid exists, so
+// until then no restart can slip in and lose its files.
+func (r *run) removeStale(pids map[string]int) error {
+	names, err := r.listStale()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	remove := func(path string) {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
+	}
+	for _, name := range names {
+		if filepath.Ext(name) != ".pid" {
+			remove(filepath.Join(r.inst.Dir, name))
+		}
+	}
+	haPID := filepath.Join(r.inst.Dir, "ha.pid")
+	for _, path := range append(slices.Sorted(maps.Keys(pids)), haPID) {
+		want, ok := pids[path]
+		if !ok || (path == haPID && len(errs) > 0) {
+			continue
+		}
+		pid, _, err := process.ReadPIDFile(path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case (err != nil && want == 0) || (err == nil && pid == want):
+			remove(path)
+		default:
+			errs = append(errs, fmt.Errorf("%w: %s changed during the clean-up and was kept", ErrInstanceRunning, path))
+		}
+		delete(pids, path)
 	}
 	return errors.Join(errs...)
 }

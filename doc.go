@@ -14,11 +14,50 @@
 //   - Orphan tries Graceful with a short timeout and falls back to Forcible,
 //     for a host agent that no one is watching.
 //
-// A PID read from a pid file is a claim, not a fact. Before anything is
-// signalled the PID is validated (ErrUnsafePID), the process is pinned (a
-// pidfd on Linux, a handle on Windows) and its start time is checked against
-// the pid file's modification time, or against a start time the caller
-// recorded at launch (ErrNotOurProcess). Waiting for exit is event-driven.
+// # Acting only on facts
+//
+// A PID read from a pid file is a claim, and so is the file's modification
+// time. Before anything is signalled the pid file is read safely (no
+// symlink followed, no FIFO opened blocking, a regular file of a few bytes
+// holding an ASCII decimal PID: ErrBadPIDFile otherwise), the PID is
+// checked (never <= 1, beyond 32 bits, the caller or any of its ancestors:
+// ErrUnsafePID) and the process is pinned (a pidfd on Linux, a handle on
+// Windows; macOS re-checks the start time before each signal). Then every
+// policy decides, per process, from facts about the pinned process:
+//
+//	evidence                                                 verdict
+//	--------                                                 -------
+//	for:     the start time the caller recorded              Ours, if there is no
+//	         (Instance.HostAgentStart, DriverStart)          evidence against it:
+//	         matches exactly; or its command line names a    it may be signalled
+//	         pid file of the instance (an argument, or the
+//	         value of --flag=path, compared as files, so a
+//	         symlinked LIMA_HOME matches); or the Verify
+//	         function says Ours
+//	against: its command line names no pid file of the       NotOurs, if there is
+//	         instance and it started after its pid file      no evidence for it: a
+//	         was written (with no pid file, the command      stranger, never
+//	         line alone); or the recorded start time         signalled, its pid
+//	         differs; or Verify says NotOurs                 file stale
+//	both, or neither (command line unreadable and the        IdentityUnknown:
+//	start time does not rule it out, or a command line       nothing signalled,
+//	naming nothing by a process older than its pid file)     removed or unlocked;
+//	                                                         ErrIdentityUnknown
+//
+// An Ours process that started after its pid file was written (a copied or
+// restored LIMA_HOME, a touched file, a clock step) is only logged as a
+// warning. Lima's vz driver runs inside the host agent, so vz.pid names
+// the host agent: one process, one target.
+//
+// When a pid file is unusable (ErrBadPIDFile, or ErrUnsafePID for a PID
+// such as the caller's shell), or missing while the instance may still run
+// (its ha.sock or its other process is there), the process table is
+// searched for a process whose command line names that pid file; it is
+// pinned and checked again. If none is found, the file is kept and the stop
+// fails saying which file to remove once nothing runs; Forcible still
+// kills and confirms every process it did identify. The search costs a
+// scan of the process table, so a stopped instance without pid files and a
+// WSL2 driver, which writes none, never pay it.
 //
 // What happens on each OS:
 //
@@ -40,8 +79,36 @@
 //	                                                    confirmed; a hung wsl.exe is killed
 //	                                                    with everything it started
 //	disks             unlocked only after every death (and the distro's end) is confirmed
-//	stale files       *.pid, *.sock, *.tmp removed by listing the directory,
-//	                  only after every death (and the distro's end) is confirmed
+//	                  and every pid file of the instance is proven stale
+//	stale files       *.pid, *.sock, *.tmp removed by listing the directory, only once
+//	                  every pid file is proven stale; ha.pid last
+//	one stop at       flock on the instance directory   LockFileEx on limastop.lock in the
+//	a time                                              instance directory
+//
+// # Nothing lost
+//
+// A forced stop removes and unlocks only what is proven stale. Instance.Dir
+// must hold a lima.yaml (ErrNotInstanceDir otherwise), so no other
+// directory is ever cleaned. Once the deaths are confirmed, every *.pid file
+// in the directory must name a process whose death this stop confirmed, a
+// proven stranger, or no running process; one that names any other running
+// process (a wrong VMType, an instance restarted meanwhile) keeps every
+// file and disk lock, and the stop fails with ErrInstanceRunning. The pid
+// files are checked again just before the files go, each pid file is
+// re-read before it is removed, and ha.pid goes last: Lima's host agent
+// does not start while ha.pid exists, so no restart can slip in while the
+// other files are removed. The context is checked before every signal; a
+// stop whose context has already ended touches nothing.
+//
+// Stops of one instance never overlap: each holds an OS lock on the
+// instance directory that the OS drops when its holder exits or dies,
+// whether the other stop runs in this process or another (a limactl built
+// on this package, a daemon), and whatever path it reached the directory
+// by. The later stop finds the instance stopped and reports AlreadyStopped.
+// Lima itself does not take the lock, so a limactl that does not use this
+// package can still stop or start the instance meanwhile; the re-checks
+// above narrow what that can do, but cannot close the window between a
+// pid file's last re-read and its removal.
 //
 // The OS facilities are fields: Processes (a process.Table) and WSL (a
 // wsl.Executor). Nil means the real one; the processtest and wsltest

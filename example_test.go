@@ -25,11 +25,16 @@ func exampleInstance(table *processtest.Table, ha, driver processtest.Behavior) 
 	}
 	dir := filepath.Join(home, "default")
 	_ = os.Mkdir(dir, 0o755)
+	// Lima's command lines name the pid files: that is how a process is
+	// known to be the instance's.
+	driver.CommandLine = []string{"qemu-system-x86_64", "-pidfile", filepath.Join(dir, "qemu.pid")}
+	ha.CommandLine = []string{"limactl", "hostagent", "--pidfile", filepath.Join(dir, "ha.pid"), "default"}
 	table.Add(driverPID, driver)
 	table.Add(haPID, ha)
 	_ = os.WriteFile(filepath.Join(dir, "qemu.pid"), []byte(strconv.Itoa(driverPID)+"\n"), 0o644)
 	_ = os.WriteFile(filepath.Join(dir, "ha.pid"), []byte(strconv.Itoa(haPID)+"\n"), 0o644)
 	_ = os.WriteFile(filepath.Join(dir, "ha.sock"), nil, 0o644)
+	_ = os.WriteFile(filepath.Join(dir, "lima.yaml"), []byte("vmType: qemu\n"), 0o644)
 	cleanup := func() {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
@@ -64,6 +69,7 @@ func ExampleForcible() {
 	// kill host agent (pid 4000002)
 	// confirm driver (pid 4000003) exited
 	// confirm host agent (pid 4000002) exited
+	// check that every pid file is stale
 	// remove stale pid files, sockets and temporary files
 	// stopped forcibly
 }

@@ -40,6 +40,9 @@ type Forcible struct {
 	WSL wsl.Executor
 	// Logger receives a record per step; nil discards them.
 	Logger *slog.Logger
+	// Verify, if set, is consulted on every process a pid file names,
+	// besides the command line and the start times (see Verifier).
+	Verify Verifier
 }
 
 var _ Stopper = Forcible{}
@@ -47,21 +50,33 @@ var _ Stopper = Forcible{}
 // Stop stops inst forcibly. Stopping a stopped instance removes what stale
 // files it left and reports AlreadyStopped.
 func (f Forcible) Stop(ctx context.Context, inst *Instance) (*Result, error) {
-	return stopWith(ctx, inst, f.Logger, f.stop)
+	return stopWith(ctx, inst, f.Logger, f.Verify, f.stop)
 }
 
 func (f Forcible) stop(ctx context.Context, r *run) error {
-	ctx, cancel := context.WithTimeout(ctx, orDefault(f.Timeout, DefaultForcibleTimeout))
-	defer cancel()
 	ts, err := r.find(orSystem(f.Processes))
 	defer ts.release()
 	if err != nil {
 		return fmt.Errorf("forced stop: %w", err)
 	}
+	return f.stopTargets(ctx, r, ts)
+}
+
+// stopTargets kills the processes that find pinned and cleans up.
+func (f Forcible) stopTargets(ctx context.Context, r *run, ts targets) error {
+	ctx, cancel := context.WithTimeout(ctx, orDefault(f.Timeout, DefaultForcibleTimeout))
+	defer cancel()
 	live := ts.running()
+	killed := false
 	killErrs := make(map[*target]error)
 	for _, t := range live {
-		if err := r.step("kill "+t.String(), t.p.Kill); err != nil && !errors.Is(err, process.ErrNotFound) {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("forced stop: before killing the %s: %w", t, err)
+		}
+		switch err := r.step("kill "+t.String(), t.p.Kill); {
+		case err == nil:
+			killed = true
+		case !errors.Is(err, process.ErrNotFound):
 			killErrs[t] = err
 		}
 	}
@@ -84,6 +99,20 @@ func (f Forcible) stop(ctx context.Context, r *run) error {
 	if len(survivors) > 0 {
 		return fmt.Errorf("forced stop: %w; pid files, sockets and disk locks are kept", errors.Join(survivors...))
 	}
+	if err := ts.badFiles(); err != nil {
+		// Whatever could be identified is dead, but a pid file that
+		// could not be resolved may stand for a process that runs on.
+		return fmt.Errorf("forced stop: %w; pid files, sockets and disk locks are kept", err)
+	}
+	stale := newStaleness(ts, live)
+	var pidFiles map[string]int
+	check := func() (err error) {
+		pidFiles, err = r.checkPIDFiles(r.table, ts, stale)
+		return err
+	}
+	if err := r.step("check that every pid file is stale", check); err != nil {
+		return fmt.Errorf("forced stop: %w; pid files, sockets and disk locks are kept", err)
+	}
 	if r.inst.wsl2() {
 		// The distro is the VM: while it may run, the instance must not
 		// look stopped, so disks and files stay if it cannot be
@@ -96,20 +125,25 @@ func (f Forcible) stop(ctx context.Context, r *run) error {
 	}
 	// Nothing of the instance runs any more, whatever the clean-up
 	// below makes of its leftovers.
-	if len(live) > 0 {
+	if killed {
 		r.res.Outcome = StoppedForcibly
 	} else {
 		r.res.Outcome = AlreadyStopped
 	}
-	if err := f.cleanUp(ctx, r); err != nil {
+	if err := f.cleanUp(ctx, r, ts, stale, pidFiles); err != nil {
+		if errors.Is(err, ErrInstanceRunning) {
+			r.res.Outcome = NotStopped
+			return fmt.Errorf("forced stop: %w", err)
+		}
 		return fmt.Errorf("forced stop: the instance is stopped, but its clean-up failed: %w", err)
 	}
 	return nil
 }
 
 // cleanUp unlocks the disks and removes the stale files once nothing of the
-// instance runs any more.
-func (f Forcible) cleanUp(ctx context.Context, r *run) error {
+// instance runs any more. Before the files go, the pid files are checked
+// again: an instance restarted meanwhile keeps its files.
+func (f Forcible) cleanUp(ctx context.Context, r *run, ts targets, stale staleness, pidFiles map[string]int) error {
 	disks := f.Disks
 	if disks == nil {
 		disks = LimaDisks{}
@@ -121,7 +155,23 @@ func (f Forcible) cleanUp(ctx context.Context, r *run) error {
 			errs = append(errs, err)
 		}
 	}
-	remove := func() error { return removeStaleFiles(r.inst.Dir) }
+	check := func() error {
+		again, err := r.checkPIDFiles(r.table, ts, stale)
+		for path, pid := range again {
+			if old, ok := pidFiles[path]; ok && old != pid {
+				delete(again, path)
+			}
+		}
+		pidFiles = again
+		return err
+	}
+	if len(r.inst.AdditionalDisks) > 0 || r.inst.wsl2() {
+		// Time has passed since the first check.
+		if err := r.step("check the pid files again", check); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+	}
+	remove := func() error { return r.removeStale(pidFiles) }
 	if err := r.step("remove stale pid files, sockets and temporary files", remove); err != nil {
 		errs = append(errs, err)
 	}

@@ -35,35 +35,50 @@ type Graceful struct {
 	WSL wsl.Executor
 	// Logger receives a record per step; nil discards them.
 	Logger *slog.Logger
+	// Verify, if set, is consulted on every process a pid file names,
+	// besides the command line and the start times (see Verifier).
+	Verify Verifier
 }
 
 var _ Stopper = Graceful{}
 
 // Stop stops inst gracefully.
 func (g Graceful) Stop(ctx context.Context, inst *Instance) (*Result, error) {
-	return stopWith(ctx, inst, g.Logger, g.stop)
+	return stopWith(ctx, inst, g.Logger, g.Verify, g.stop)
 }
 
 func (g Graceful) stop(ctx context.Context, r *run) error {
-	ctx, cancel := context.WithTimeout(ctx, orDefault(g.Timeout, DefaultGracefulTimeout))
-	defer cancel()
 	ts, err := r.find(orSystem(g.Processes))
 	defer ts.release()
 	if err != nil {
 		return fmt.Errorf("graceful stop: %w", err)
 	}
+	return g.stopTargets(ctx, r, ts)
+}
+
+// stopTargets stops the processes that find pinned.
+func (g Graceful) stopTargets(ctx context.Context, r *run, ts targets) error {
+	ctx, cancel := context.WithTimeout(ctx, orDefault(g.Timeout, DefaultGracefulTimeout))
+	defer cancel()
 	ha, drv := ts.hostAgent(), ts.driver()
 	switch {
-	case ha.p == nil && drv.p == nil:
+	case ha.p == nil && ha.bad != nil:
+		return fmt.Errorf("graceful stop: the host agent cannot be found: %w", ha.bad)
+	case ha.p == nil && drv.p != nil:
+		return fmt.Errorf("graceful stop: the host agent is not running but the %s is: only a forced stop can end it", drv)
+	case ha.p == nil && drv.bad != nil:
+		return fmt.Errorf("graceful stop: the host agent is not running, and the driver cannot be found: %w", drv.bad)
+	case ha.p == nil:
 		if err := r.checkDistroStopped(ctx, g.WSL); err != nil {
 			return fmt.Errorf("graceful stop: %w", err)
 		}
 		r.res.Outcome = AlreadyStopped
 		return nil
-	case ha.p == nil:
-		return fmt.Errorf("graceful stop: the host agent is not running but the %s is: only a forced stop can end it", drv)
 	}
-	err = r.step("interrupt "+ha.String(), ha.p.Interrupt)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("graceful stop: before the interrupt: %w", err)
+	}
+	err := r.step("interrupt "+ha.String(), ha.p.Interrupt)
 	if err != nil && !errors.Is(err, process.ErrNotFound) {
 		return fmt.Errorf("graceful stop: %w", err)
 	}
@@ -75,6 +90,9 @@ func (g Graceful) stop(ctx context.Context, r *run) error {
 		if err := r.step("wait for "+t.String()+" to exit", wait); err != nil {
 			return fmt.Errorf("graceful stop: waiting for the %s to exit: %w", t, err)
 		}
+	}
+	if drv.bad != nil {
+		return fmt.Errorf("graceful stop: the host agent has exited, but the driver cannot be found: %w", drv.bad)
 	}
 	if r.inst.wsl2() {
 		distro := wsl.DistroName(r.inst.Name)

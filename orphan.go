@@ -5,6 +5,7 @@ package stop
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -19,12 +20,19 @@ const DefaultOrphanGrace = 15 * time.Second
 // not. If the graceful request cannot even be delivered (for example on
 // Windows without a console), it escalates at once.
 //
+// The processes are found and identified once, and the forced stop acts on
+// the processes the graceful one pinned: a host agent that removed its pid
+// file but has not exited is still killed. A stop whose processes cannot
+// be identified (ErrIdentityUnknown) is never escalated.
+//
 // The zero value is ready to use.
 type Orphan struct {
 	// Graceful is the first attempt; a zero Timeout means
-	// DefaultOrphanGrace.
+	// DefaultOrphanGrace. Its Processes and Verify serve both phases
+	// (Forcible's where Graceful's are nil), and so do its Logger and WSL
+	// unless Forcible sets its own.
 	Graceful Graceful
-	// Forcible is the fallback.
+	// Forcible is the fallback. Its nil WSL and Logger take Graceful's.
 	Forcible Forcible
 }
 
@@ -34,17 +42,33 @@ var _ Stopper = Orphan{}
 func (o Orphan) Stop(ctx context.Context, inst *Instance) (*Result, error) {
 	g := o.Graceful
 	g.Timeout = orDefault(g.Timeout, DefaultOrphanGrace)
-	return stopWith(ctx, inst, g.Logger, func(ctx context.Context, r *run) error {
-		err := g.stop(ctx, r)
+	f := o.Forcible
+	if g.Processes == nil {
+		g.Processes = f.Processes
+	}
+	if g.Verify == nil {
+		g.Verify = f.Verify
+	}
+	if f.WSL == nil {
+		f.WSL = g.WSL
+	}
+	if f.Logger == nil {
+		f.Logger = g.Logger
+	}
+	return stopWith(ctx, inst, g.Logger, g.Verify, func(ctx context.Context, r *run) error {
+		ts, err := r.find(orSystem(g.Processes))
+		defer ts.release()
+		if err != nil {
+			return fmt.Errorf("graceful stop: %w", err)
+		}
+		err = g.stopTargets(ctx, r, ts)
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
 		r.res.Escalation = err
 		r.log.Warn("escalating to a forced stop", "instance", inst.Name, "reason", err)
-		if o.Forcible.Logger != nil {
-			r.log = o.Forcible.Logger
-		}
-		if err := o.Forcible.stop(ctx, r); err != nil {
+		r.log = orDiscard(f.Logger)
+		if err := f.stopTargets(ctx, r, ts); err != nil {
 			return err
 		}
 		if r.res.Outcome == AlreadyStopped {

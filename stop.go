@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -17,16 +18,32 @@ import (
 )
 
 var (
-	// ErrNotOurProcess means a PID now belongs to another process than the
-	// one its pid file (or the recorded start time) names. Nothing was
-	// signalled and the process counts as gone; the Result's steps carry
-	// the error.
+	// ErrNotOurProcess means a pid file (or the caller) names a process
+	// that is proven not to be the instance's: a stranger that reused the
+	// PID. Nothing was signalled, the process counts as gone and its pid
+	// file as stale; the Result's steps carry the error.
 	ErrNotOurProcess = process.ErrNotOurProcess
 
-	// ErrUnsafePID means a PID was refused before anything was signalled:
-	// <= 1, the caller's or its parent's, beyond 32 bits, or an unparsable
-	// pid file.
+	// ErrIdentityUnknown means a live process that the instance's pid file
+	// (or the caller) names is neither proven the instance's nor proven a
+	// stranger. Nothing was signalled, removed or unlocked; the error says
+	// what to check.
+	ErrIdentityUnknown = process.ErrIdentityUnknown
+
+	// ErrUnsafePID means a well-formed PID was refused before anything was
+	// signalled: <= 1, beyond 32 bits, or the caller's own or an
+	// ancestor's.
 	ErrUnsafePID = process.ErrUnsafePID
+
+	// ErrNotInstanceDir means Instance.Dir is not a Lima instance
+	// directory (it has no lima.yaml): nothing in it was touched.
+	ErrNotInstanceDir = errors.New("not a Lima instance directory")
+
+	// ErrBadPIDFile means a pid file is empty, garbage, not a regular file
+	// or unreadable, and no running process could be found in its place.
+	// The file is kept; the error says which one to remove once nothing of
+	// the instance runs.
+	ErrBadPIDFile = process.ErrBadPIDFile
 )
 
 // Instance is what stopping needs to know about one Lima instance.
@@ -138,10 +155,13 @@ func (r *Result) String() string {
 
 // run is the state of one Stop call.
 type run struct {
-	inst  *Instance
-	log   *slog.Logger
-	begin time.Time
-	res   *Result
+	inst     *Instance
+	log      *slog.Logger
+	verify   Verifier
+	table    process.Table // set by find
+	pidFiles []string      // the pid files of the instance, for identify
+	begin    time.Time
+	res      *Result
 }
 
 // step runs f as a step of the stop and records it.
@@ -164,8 +184,9 @@ func (r *run) record(start time.Time, action string, err error) {
 }
 
 // stopWith runs policy on inst, holding the instance's lock (see start).
-func stopWith(ctx context.Context, inst *Instance, log *slog.Logger, policy func(context.Context, *run) error) (*Result, error) {
+func stopWith(ctx context.Context, inst *Instance, log *slog.Logger, verify Verifier, policy func(context.Context, *run) error) (*Result, error) {
 	r, unlock, err := start(ctx, inst, log)
+	r.verify = verify
 	defer unlock()
 	if err == nil {
 		err = policy(ctx, r)
@@ -182,6 +203,11 @@ func start(ctx context.Context, inst *Instance, log *slog.Logger) (*run, func(),
 	if err := inst.validate(); err != nil {
 		return r, func() {}, err
 	}
+	for _, t := range newTargets(inst) {
+		if t.pidFile != "" {
+			r.pidFiles = append(r.pidFiles, t.pidFile)
+		}
+	}
 	unlock, err := lockInstance(ctx, inst.Dir)
 	if err != nil {
 		return r, func() {}, fmt.Errorf("waiting for another stop of instance %q: %w", inst.Name, err)
@@ -197,6 +223,16 @@ func (inst *Instance) validate() error {
 		return fmt.Errorf("instance %q has no directory", inst.Name)
 	case inst.VMType == "" || inst.VMType != filepath.Base(inst.VMType) || strings.ContainsAny(inst.VMType, `/\`):
 		return fmt.Errorf("instance %q has an invalid vmType %q", inst.Name, inst.VMType)
+	}
+	// Nothing is touched in a directory that is not an instance's: a
+	// forced stop removes pid files, sockets and temporary files.
+	if fi, err := os.Stat(inst.Dir); err != nil {
+		return fmt.Errorf("instance %q: %w", inst.Name, err)
+	} else if !fi.IsDir() {
+		return fmt.Errorf("instance %q: %q is not a directory", inst.Name, inst.Dir)
+	}
+	if _, err := os.Stat(filepath.Join(inst.Dir, "lima.yaml")); err != nil {
+		return fmt.Errorf("%w: %q has no lima.yaml (%w)", ErrNotInstanceDir, inst.Dir, err)
 	}
 	return nil
 }

@@ -51,8 +51,8 @@ func newFixture(t *testing.T, ha, drv processtest.Behavior) *fixture {
 		diskLock:  filepath.Join(home, "_disks", "data", "in_use_by"),
 		haPIDFile: filepath.Join(dir, "ha.pid"),
 	}
-	f.drv = f.table.Add(driverPID, drv)
-	f.ha = f.table.Add(haPID, ha)
+	f.drv = f.table.Add(driverPID, withArgs(drv, "qemu-system-x86_64", "-name", "lima-default", "-pidfile", filepath.Join(dir, "qemu.pid")))
+	f.ha = f.table.Add(haPID, withArgs(ha, "limactl", "hostagent", "--pidfile", filepath.Join(dir, "ha.pid"), "--socket", filepath.Join(dir, "ha.sock"), "default"))
 	writeFile(t, filepath.Join(dir, "qemu.pid"), strconv.Itoa(driverPID)+"\n")
 	writeFile(t, f.haPIDFile, strconv.Itoa(haPID)+"\n")
 	writeFile(t, filepath.Join(dir, "ha.sock"), "")
@@ -61,6 +61,18 @@ func newFixture(t *testing.T, ha, drv processtest.Behavior) *fixture {
 	f.disks = lockDisk(t, f.diskLock, dir)
 	return f
 }
+
+// withArgs gives b the command line args unless it has one (or an error
+// for it) already.
+func withArgs(b processtest.Behavior, args ...string) processtest.Behavior {
+	if b.CommandLine == nil && b.CommandLineErr == nil {
+		b.CommandLine = args
+	}
+	return b
+}
+
+// stranger is the command line of a process that is not the instance's.
+var stranger = []string{"/usr/bin/vim", "notes.txt"}
 
 // dirPattern names the instance's LIMA_HOME with glob metacharacters, which
 // Windows allows only some of.
@@ -100,13 +112,7 @@ func lockDisk(t *testing.T, link, holder string) bool {
 
 func (f *fixture) files(t *testing.T) []string {
 	t.Helper()
-	entries, err := os.ReadDir(f.inst.Dir)
-	require.NoError(t, err)
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
+	return dirNames(t, f.inst.Dir)
 }
 
 // assertDiskLocked checks the disk lock, where there is one.
@@ -196,7 +202,7 @@ func TestForcibleSurvivorKeepsFiles(t *testing.T) {
 }
 
 func TestRecycledPIDNeverSignalled(t *testing.T) {
-	f := newFixture(t, processtest.Behavior{StartTime: time.Now().Add(time.Hour)}, processtest.Behavior{})
+	f := newFixture(t, processtest.Behavior{StartTime: time.Now().Add(time.Hour), CommandLine: stranger}, processtest.Behavior{})
 	for _, s := range []stop.Stopper{stop.Graceful{Processes: &f.table}, stop.Forcible{Processes: &f.table}} {
 		res, _ := s.Stop(context.Background(), f.inst)
 		assert.Empty(t, f.signalled(haPID))
@@ -205,20 +211,80 @@ func TestRecycledPIDNeverSignalled(t *testing.T) {
 	}
 }
 
+// TestGarbagePIDFile: a pid file that is no usable claim does not block a
+// stop when the process whose command line names it runs: that process is
+// found by a scan of the process table and stopped.
 func TestGarbagePIDFile(t *testing.T) {
-	for _, content := range []string{"", "garbage\n", "4294967295\n", "-1\n", "+4000002\n"} {
+	for _, content := range []string{"", "garbage\n", "4294967295\n", "-1\n", "+4000002\n", "1\n"} {
 		t.Run(strconv.Quote(content), func(t *testing.T) {
-			f := newFixture(t, processtest.Behavior{}, processtest.Behavior{})
-			writeFile(t, f.haPIDFile, content)
-			for _, s := range []stop.Stopper{stop.Graceful{Processes: &f.table}, stop.Forcible{Processes: &f.table}, stop.Orphan{Forcible: stop.Forcible{Processes: &f.table}}} {
-				res, err := s.Stop(context.Background(), f.inst)
-				require.ErrorIs(t, err, stop.ErrUnsafePID)
-				assert.Equal(t, stop.NotStopped, res.Outcome)
+			for _, s := range policies() {
+				t.Run(s.name, func(t *testing.T) {
+					f := newFixture(t, processtest.Behavior{}, processtest.Behavior{}).haEndsDriver()
+					writeFile(t, f.haPIDFile, content)
+					res, err := s.new(&f.table).Stop(context.Background(), f.inst)
+					require.NoError(t, err)
+					assert.Contains(t, []stop.Outcome{stop.StoppedGracefully, stop.StoppedForcibly}, res.Outcome)
+					assert.True(t, f.ha.Exited())
+					assert.True(t, f.drv.Exited())
+				})
 			}
-			assert.Empty(t, f.signalled(haPID))
-			assert.ElementsMatch(t, []string{"lima.yaml", "ha.pid", "qemu.pid", "ha.sock"}, f.files(t))
-			f.assertDiskLocked(t, true)
 		})
+	}
+}
+
+// TestGarbagePIDFileNothingFound: if no process names the unusable pid
+// file, every policy fails with ErrBadPIDFile (or ErrUnsafePID) naming the
+// file to remove, and keeps it; Forcible still kills the driver it
+// identified, but unlocks and removes nothing.
+func TestGarbagePIDFileNothingFound(t *testing.T) {
+	for _, tc := range []struct {
+		content string
+		want    error
+	}{
+		{"", stop.ErrBadPIDFile}, {"garbage\n", stop.ErrBadPIDFile}, {"4294967295\n", stop.ErrUnsafePID}, {"1\n", stop.ErrUnsafePID},
+	} {
+		t.Run(strconv.Quote(tc.content), func(t *testing.T) {
+			for _, s := range policies() {
+				t.Run(s.name, func(t *testing.T) {
+					f := newFixture(t, processtest.Behavior{CommandLine: stranger}, processtest.Behavior{})
+					writeFile(t, f.haPIDFile, tc.content)
+					res, err := s.new(&f.table).Stop(context.Background(), f.inst)
+					require.ErrorIs(t, err, tc.want)
+					assert.ErrorContains(t, err, "remove that file")
+					assert.ErrorContains(t, err, f.haPIDFile)
+					assert.Equal(t, stop.NotStopped, res.Outcome)
+					assert.Empty(t, f.signalled(haPID))
+					if s.name == "graceful" {
+						assert.Empty(t, f.signalled(driverPID))
+					} else {
+						assert.Equal(t, []string{"kill"}, f.signalled(driverPID), "the identified driver is killed")
+					}
+					assert.ElementsMatch(t, []string{"lima.yaml", "ha.pid", "qemu.pid", "ha.sock"}, f.files(t))
+					f.assertDiskLocked(t, true)
+				})
+			}
+		})
+	}
+}
+
+type policy struct {
+	name string
+	new  func(process.Table) stop.Stopper
+}
+
+// policies returns the three policies with short timeouts, each using the
+// given table.
+func policies() []policy {
+	return []policy{
+		{"graceful", func(t process.Table) stop.Stopper {
+			return stop.Graceful{Processes: t, Timeout: time.Second}
+		}},
+		{"forcible", func(t process.Table) stop.Stopper {
+			return stop.Forcible{Processes: t, Timeout: time.Second}
+		}},
+		{"orphan", func(t process.Table) stop.Stopper {
+			return stop.Orphan{Graceful: stop.Graceful{Processes: t, Timeout: 100 * time.Millisecond}, Forcible: stop.Forcible{Timeout: time.Second}}
+		}},
 	}
 }
 

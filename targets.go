@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -15,18 +16,24 @@ import (
 
 // target is one process of an instance: the host agent or the driver.
 type target struct {
-	role    string // "host agent" or "driver"
-	pidFile string
+	role    Role
+	pidFile string    // "" for a driver that writes none (wsl2)
 	pid     int       // from the Instance, or zero
 	started time.Time // recorded by the caller, or zero
-	p       process.Process
+
+	// What find established.
+	p        process.Process // pinned and ours; nil when not running
+	claim    claim           // what the pid file said, if it could be read
+	bad      error           // the pid file is unusable and no process was found for it
+	stranger bool            // the claim names a process proven not ours
+	same     *target         // the other target, when both are one process (vz)
 }
 
 func (t *target) String() string {
 	if t.p != nil {
 		return fmt.Sprintf("%s (pid %d)", t.role, t.p.PID())
 	}
-	return t.role
+	return string(t.role)
 }
 
 // targets are an instance's processes, driver first: it is the one that
@@ -34,16 +41,22 @@ func (t *target) String() string {
 type targets [2]*target
 
 func newTargets(inst *Instance) targets {
+	drv := &target{role: RoleDriver, pid: inst.DriverPID, started: inst.DriverStart}
+	if !inst.wsl2() {
+		// Lima's WSL2 driver keeps the distro running with a wsl.exe
+		// child of the host agent and writes no pid file.
+		drv.pidFile = filepath.Join(inst.Dir, inst.VMType+".pid")
+	}
 	return targets{
-		{role: "driver", pidFile: filepath.Join(inst.Dir, inst.VMType+".pid"), pid: inst.DriverPID, started: inst.DriverStart},
-		{role: "host agent", pidFile: filepath.Join(inst.Dir, "ha.pid"), pid: inst.HostAgentPID, started: inst.HostAgentStart},
+		drv,
+		{role: RoleHostAgent, pidFile: filepath.Join(inst.Dir, "ha.pid"), pid: inst.HostAgentPID, started: inst.HostAgentStart},
 	}
 }
 
 func (ts targets) driver() *target    { return ts[0] }
 func (ts targets) hostAgent() *target { return ts[1] }
 
-// running returns the targets whose process is running.
+// running returns the targets whose process is running, each process once.
 func (ts targets) running() []*target {
 	var live []*target
 	for _, t := range ts {
@@ -52,6 +65,17 @@ func (ts targets) running() []*target {
 		}
 	}
 	return live
+}
+
+// badFiles returns the errors of the pid files that could not be resolved.
+func (ts targets) badFiles() error {
+	var errs []error
+	for _, t := range ts {
+		if t.bad != nil {
+			errs = append(errs, t.bad)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (ts targets) release() {
@@ -63,83 +87,193 @@ func (ts targets) release() {
 	}
 }
 
-// find pins the running processes of the instance, as a step each. A
-// process whose identity does not check out (ErrNotOurProcess) is recorded
-// and counts as gone. Any other failure, such as a garbage pid file or one
-// that cannot be read, is returned: nothing can be known about that process,
-// so nothing may be signalled or cleaned up.
+// find pins the running processes of the instance that are provably its
+// own, as a step each, following the table in the package doc.
+//
+// A process proven a stranger counts as gone (its step carries
+// ErrNotOurProcess). A live process of unknown identity fails the whole
+// find with ErrIdentityUnknown before anything is signalled. A pid file
+// that cannot be used (ErrBadPIDFile, or ErrUnsafePID for a PID such as the
+// caller's ancestor) is not fatal here: the process table is searched for a
+// process whose command line names the file; if none is found, the target
+// keeps the error in bad and the policies decide what they can still do.
 func (r *run) find(table process.Table) (targets, error) {
+	r.table = table
 	ts := newTargets(r.inst)
 	for _, t := range ts {
-		start := time.Now()
-		p, err := findTarget(table, t)
-		t.p = p
-		if p == nil && err == nil {
-			r.record(start, "find "+t.role+": not running", nil)
-		} else {
-			r.record(start, "find "+t.String(), err)
+		if t.pidFile == "" && t.pid == 0 {
+			continue
 		}
+		start := time.Now()
+		p, err := r.findTarget(table, t)
+		t.p = p
 		switch {
-		case err == nil:
-		case errors.Is(err, ErrNotOurProcess):
+		case err == nil && p == nil:
+			r.record(start, "find "+string(t.role)+": not running", nil)
+		case err == nil || errors.Is(err, ErrNotOurProcess):
+			t.stranger = err != nil
+			r.record(start, "find "+t.String(), err)
+		case errors.Is(err, process.ErrBadPIDFile) || errors.Is(err, process.ErrUnsafePID):
+			r.record(start, "find "+string(t.role)+": unusable pid file", err)
+			t.bad = err
 		default:
+			r.record(start, "find "+string(t.role), err)
 			ts.release()
 			return ts, fmt.Errorf("finding the %s of instance %q: %w", t.role, r.inst.Name, err)
 		}
 	}
+	// One process can hold both roles: with vz, vz.pid holds the host
+	// agent's own PID.
+	if ha, drv := ts.hostAgent(), ts.driver(); ha.p != nil && drv.p != nil && ha.p.PID() == drv.p.PID() {
+		_ = drv.p.Release()
+		drv.p, drv.same = nil, ha
+	}
+	if err := r.discover(table, ts); err != nil {
+		ts.release()
+		return ts, fmt.Errorf("finding the processes of instance %q: %w", r.inst.Name, err)
+	}
 	return ts, nil
 }
 
-// findTarget returns the running process of t, or nil when none runs.
-func findTarget(table process.Table, t *target) (process.Process, error) {
+// findTarget returns the running process of t if it is provably the
+// instance's, nil if none runs or it is a stranger.
+func (r *run) findTarget(table process.Table, t *target) (process.Process, error) {
 	pid, written, err := process.ReadPIDFile(t.pidFile)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return findWithoutPIDFile(table, t)
+	case t.pidFile == "" || errors.Is(err, fs.ErrNotExist):
+		if t.pid == 0 {
+			return nil, nil
+		}
+		// A PID the caller knows whose pid file is gone: Lima's
+		// processes remove theirs when they exit, so the command line
+		// or a recorded start time must show that this is still one.
+		pid, written = t.pid, time.Time{}
 	case err != nil:
 		return nil, err
 	}
+	t.claim = claim{pid: pid, written: written}
 	p, err := table.Find(pid)
-	if errors.Is(err, process.ErrNotFound) {
-		return nil, nil // a stale pid file
+	switch {
+	case errors.Is(err, process.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("pid %d of %s: %w", pid, r.claimSource(t), err)
 	}
-	if err != nil {
-		return nil, err
-	}
-	if t.pid == pid && !t.started.IsZero() {
-		err = process.VerifyStartTime(p, t.started)
-	} else {
-		err = process.VerifyPIDFile(p, written)
-	}
-	if err != nil {
+	v := r.identify(t, t.claim, p)
+	switch v.id {
+	case Ours:
+		r.log.Debug("identified", "instance", r.inst.Name, "role", string(t.role), "pid", pid, "why", v.why)
+		return p, nil
+	case NotOurs:
 		_ = p.Release()
-		return nil, fmt.Errorf("pid file %q: %w", t.pidFile, err)
+		return nil, fmt.Errorf("%w: pid %d of %s: %s", ErrNotOurProcess, pid, r.claimSource(t), v.why)
 	}
-	return p, nil
+	exe := executable(p)
+	_ = p.Release()
+	return nil, fmt.Errorf("%w: pid %d (%s) named by %s may or may not be the %s of instance %q: %s; "+
+		"nothing was signalled or removed: check what that process is, stop it yourself if it is the instance's, "+
+		"or %s if it is not",
+		ErrIdentityUnknown, pid, exe, r.claimSource(t), t.role, r.inst.Name, v.why, r.claimFix(t))
 }
 
-// findWithoutPIDFile handles a PID the caller knows whose pid file is gone.
-// Lima's processes remove their pid files when they exit, so a running
-// process with that PID is most likely another one; it is used only if its
-// start time matches one the caller recorded.
-func findWithoutPIDFile(table process.Table, t *target) (process.Process, error) {
-	if t.pid == 0 {
-		return nil, nil
+func (r *run) claimSource(t *target) string {
+	if t.claim.written.IsZero() {
+		return "the caller"
 	}
-	p, err := table.Find(t.pid)
-	if errors.Is(err, process.ErrNotFound) {
-		return nil, nil
+	return t.pidFile
+}
+
+// claimFix says how to withdraw t's claim.
+func (r *run) claimFix(t *target) string {
+	if t.claim.written.IsZero() {
+		return fmt.Sprintf("stop passing pid %d", t.claim.pid)
 	}
+	return "remove " + t.pidFile
+}
+
+// discover searches the process table for the processes whose pid files
+// are unusable, or missing while the instance may still run (its socket or
+// its other process is there). The scan costs milliseconds on a busy host,
+// so it is paid only then: never for a stopped instance without pid files,
+// and never for the pid file a WSL2 driver does not write.
+func (r *run) discover(table process.Table, ts targets) error {
+	var want []*target
+	for _, t := range ts {
+		if t.p != nil || t.same != nil || t.pidFile == "" {
+			continue
+		}
+		if t.bad != nil || (t.claim.pid == 0 && r.mayRun(ts)) {
+			want = append(want, t)
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	lister, ok := table.(process.Lister)
+	if !ok {
+		return nil
+	}
+	start := time.Now()
+	entries, err := lister.List()
+	r.record(start, "list processes", err)
 	if err != nil {
-		return nil, err
+		return nil // the targets keep their errors
 	}
-	if t.started.IsZero() {
-		_ = p.Release()
-		return nil, fmt.Errorf("%w: pid %d has no pid file %s to check it against", ErrNotOurProcess, t.pid, t.pidFile)
+	for _, t := range want {
+		start := time.Now()
+		p, err := r.discoverTarget(table, entries, t)
+		if err != nil {
+			r.record(start, "search for the "+string(t.role), err)
+			return err
+		}
+		if p == nil {
+			r.record(start, "search for the "+string(t.role)+": none names "+filepath.Base(t.pidFile), nil)
+			if t.bad != nil {
+				t.bad = fmt.Errorf("%w; and no running process names %s: once you have checked that nothing of instance %q runs, remove that file",
+					t.bad, t.pidFile, r.inst.Name)
+			}
+			continue
+		}
+		t.p, t.bad = p, nil
+		r.record(start, "search for the "+string(t.role)+": found "+t.String(), nil)
 	}
-	if err := process.VerifyStartTime(p, t.started); err != nil {
-		_ = p.Release()
-		return nil, err
+	return nil
+}
+
+// mayRun reports whether something of the instance may still run although
+// a pid file is missing: its host agent's socket exists, or one of its
+// processes runs.
+func (r *run) mayRun(ts targets) bool {
+	if len(ts.running()) > 0 {
+		return true
 	}
-	return p, nil
+	_, err := os.Lstat(filepath.Join(r.inst.Dir, "ha.sock"))
+	return err == nil
+}
+
+// discoverTarget returns the one running process whose command line names
+// t's pid file, pinned and checked again through the pin, or nil.
+func (r *run) discoverTarget(table process.Table, entries []process.Entry, t *target) (process.Process, error) {
+	var found process.Process
+	for _, e := range entries {
+		if r.namedPIDFile(e.CommandLine) != t.pidFile {
+			continue
+		}
+		p, err := table.Find(e.PID)
+		if err != nil {
+			continue // gone, or a PID that must never be signalled
+		}
+		if args, err := p.CommandLine(); err != nil || r.namedPIDFile(args) != t.pidFile {
+			_ = p.Release()
+			continue
+		}
+		if found != nil {
+			_ = found.Release()
+			_ = p.Release()
+			return nil, fmt.Errorf("%w: several running processes name %s: stop them yourself, then remove that file",
+				ErrIdentityUnknown, t.pidFile)
+		}
+		found = p
+	}
+	return found, nil
 }

@@ -29,9 +29,10 @@ func newWSL2Instance(t *testing.T, table *processtest.Table, name string, pid in
 	t.Helper()
 	dir := filepath.Join(testutil.TempDir(t, dirPattern), name)
 	require.NoError(t, os.Mkdir(dir, 0o755))
-	table.Add(pid, ha)
+	table.Add(pid, withArgs(ha, "limactl", "hostagent", "--pidfile", filepath.Join(dir, "ha.pid"), name))
 	writeFile(t, filepath.Join(dir, "ha.pid"), strconv.Itoa(pid)+"\n")
 	writeFile(t, filepath.Join(dir, "ha.sock"), "")
+	writeFile(t, filepath.Join(dir, "lima.yaml"), "vmType: wsl2\n")
 	return &stop.Instance{Name: name, Dir: dir, VMType: "wsl2"}
 }
 
@@ -59,9 +60,10 @@ func TestForcibleWSL2(t *testing.T) {
 	res, err := stop.Forcible{Processes: &table, WSL: &ex}.Stop(context.Background(), inst)
 	require.NoError(t, err)
 	assert.Equal(t, stop.StoppedForcibly, res.Outcome)
-	assert.Equal(t, []string{"find", "find", "kill", "confirm", "terminate", "remove"}, actions(res))
+	// A WSL2 driver writes no pid file, so there is one process to find.
+	assert.Equal(t, []string{"find", "kill", "confirm", "check", "terminate", "check", "remove"}, actions(res))
 	assert.Equal(t, [][]string{{"--terminate", "lima-default"}}, ex.Calls())
-	assert.Empty(t, dirNames(t, inst.Dir))
+	assert.Equal(t, []string{"lima.yaml"}, dirNames(t, inst.Dir))
 }
 
 // TestForcibleWSL2Hung checks that a wsl.exe that hangs is cut at the
@@ -76,7 +78,7 @@ func TestForcibleWSL2Hung(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.ErrorContains(t, err, `terminating WSL2 distro "lima-default"`)
 	assert.Equal(t, stop.NotStopped, res.Outcome)
-	assert.ElementsMatch(t, []string{"ha.pid", "ha.sock"}, dirNames(t, inst.Dir))
+	assert.ElementsMatch(t, []string{"ha.pid", "ha.sock", "lima.yaml"}, dirNames(t, inst.Dir))
 }
 
 func TestGracefulWSL2(t *testing.T) {
@@ -121,15 +123,18 @@ func TestGracefulWSL2DistroOutlivesHostAgent(t *testing.T) {
 	var table processtest.Table
 	inst := newWSL2Instance(t, &table, "default", haPID, processtest.Behavior{})
 	require.NoError(t, os.Remove(filepath.Join(inst.Dir, "ha.pid")))
+	ha, err := table.Find(haPID)
+	require.NoError(t, err)
+	require.NoError(t, ha.Kill())
 	var ex wsltest.Fake
 	ex.On("--list --verbose", listing(wsl.Running))
 
-	res, err := stop.Graceful{Processes: &table, WSL: &ex}.Stop(context.Background(), inst)
+	res, err := stop.Graceful{Processes: &table, WSL: &ex, Timeout: 10 * time.Second}.Stop(context.Background(), inst)
 	require.ErrorContains(t, err, "only a forced stop can end it")
 	assert.Equal(t, stop.NotStopped, res.Outcome)
 
 	ex.On("--terminate lima-default", wsltest.Response{})
-	res, err = stop.Orphan{Graceful: stop.Graceful{Processes: &table, WSL: &ex}, Forcible: stop.Forcible{Processes: &table, WSL: &ex}}.Stop(context.Background(), inst)
+	res, err = stop.Orphan{Graceful: stop.Graceful{Processes: &table, WSL: &ex, Timeout: 10 * time.Second}}.Stop(context.Background(), inst)
 	require.NoError(t, err)
 	assert.Contains(t, actions(res), "terminate")
 }

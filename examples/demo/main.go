@@ -21,9 +21,11 @@ import (
 )
 
 type scenario struct {
-	title   string
-	opts    siminst.Options
-	tamper  func(dir string) error // applied to the instance directory before the stop
+	title string
+	opts  siminst.Options
+	// tamper is applied to the instance before the stop; the processes
+	// it returns, if any, are the ones to report on afterwards.
+	tamper  func(sim *siminst.Instance) (*siminst.Instance, error)
 	stopper stop.Stopper
 }
 
@@ -59,19 +61,24 @@ func run() error {
 			stopper: stop.Orphan{Graceful: stop.Graceful{Timeout: 500 * time.Millisecond}},
 		},
 		{
-			title: "Forcible: ha.pid was written before its PID's process started (a recycled PID)",
-			opts:  siminst.Options{Name: "recycled"},
-			tamper: func(dir string) error {
-				old := time.Now().Add(-time.Hour)
-				return os.Chtimes(filepath.Join(dir, "ha.pid"), old, old)
+			title: "Forcible: the pid files look older than their processes (a restored LIMA_HOME); the command lines prove them ours",
+			opts:  siminst.Options{Name: "touched"},
+			tamper: func(sim *siminst.Instance) (*siminst.Instance, error) {
+				return sim, touch(sim.Dir(), "ha.pid", "qemu.pid")
 			},
 			stopper: stop.Forcible{},
 		},
 		{
-			title: "Forcible: ha.pid holds 4294967295, which Go's syscall.Kill turns into kill(-1)",
+			title:   "Forcible: the instance crashed, and its PIDs now belong to another instance's processes",
+			opts:    siminst.Options{Name: "recycled"},
+			tamper:  recycle,
+			stopper: stop.Forcible{},
+		},
+		{
+			title: "Forcible: ha.pid holds 4294967295, which Go's syscall.Kill turns into kill(-1); the host agent is found by its command line",
 			opts:  siminst.Options{Name: "garbage"},
-			tamper: func(dir string) error {
-				return os.WriteFile(filepath.Join(dir, "ha.pid"), []byte("4294967295\n"), 0o644)
+			tamper: func(sim *siminst.Instance) (*siminst.Instance, error) {
+				return sim, os.WriteFile(filepath.Join(sim.Dir(), "ha.pid"), []byte("4294967295\n"), 0o644)
 			},
 			stopper: stop.Forcible{},
 		},
@@ -96,10 +103,12 @@ func play(home string, sc scenario) error {
 	}
 	defer sim.Close()
 	fmt.Printf("instance %q: host agent pid %d, driver pid %d\n", sim.Name(), sim.HostAgentPID(), sim.DriverPID())
+	watched := sim
 	if sc.tamper != nil {
-		if err := sc.tamper(sim.Dir()); err != nil {
+		if watched, err = sc.tamper(sim); err != nil {
 			return err
 		}
+		defer watched.Close()
 	}
 
 	res, err := sc.stopper.Stop(ctx, &stop.Instance{Name: sim.Name(), Dir: sim.Dir(), VMType: sim.VMType()})
@@ -107,7 +116,7 @@ func play(home string, sc scenario) error {
 	if err != nil {
 		fmt.Printf("error: %v\n", err)
 	}
-	fmt.Printf("host agent: %s\n\n", hostAgentEnd(sim))
+	fmt.Printf("host agent of %q: %s\n\n", watched.Name(), hostAgentEnd(watched))
 	return nil
 }
 
@@ -129,4 +138,38 @@ func hostAgentEnd(sim *siminst.Instance) string {
 		}
 	}
 	return "killed"
+}
+
+// touch makes the named files an hour old.
+func touch(dir string, names ...string) error {
+	old := time.Now().Add(-time.Hour)
+	for _, name := range names {
+		if err := os.Chtimes(filepath.Join(dir, name), old, old); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recycle kills sim's processes, as a crash would, leaving their pid files,
+// then starts another instance and writes its PIDs into those files: a
+// recycled PID, held by a process that started after the file was written.
+func recycle(sim *siminst.Instance) (*siminst.Instance, error) {
+	if err := sim.Close(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	other, err := siminst.Start(ctx, siminst.Options{LimaHome: sim.LimaHome(), Name: "bystander", Lifetime: time.Minute})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("instance %q crashed; instance %q now holds host agent pid %d, driver pid %d\n",
+		sim.Name(), other.Name(), other.HostAgentPID(), other.DriverPID())
+	for name, pid := range map[string]int{"ha.pid": other.HostAgentPID(), "qemu.pid": other.DriverPID()} {
+		if err := os.WriteFile(filepath.Join(sim.Dir(), name), []byte(fmt.Sprintf("%d\n", pid)), 0o644); err != nil {
+			return other, err
+		}
+	}
+	return other, touch(sim.Dir(), "ha.pid", "qemu.pid")
 }
