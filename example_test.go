@@ -65,6 +65,7 @@ func ExampleForcible() {
 	// Output:
 	// find driver (pid 4000003)
 	// find host agent (pid 4000002)
+	// find descendants: 0
 	// kill driver (pid 4000003)
 	// kill host agent (pid 4000002)
 	// confirm driver (pid 4000003) exited

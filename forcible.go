@@ -43,6 +43,11 @@ type Forcible struct {
 	// Verify, if set, is consulted on every process a pid file names,
 	// besides the command line and the start times (see Verifier).
 	Verify Verifier
+	// KeepDescendants leaves the descendants of the killed processes,
+	// and the other members of the host agent's process group, running.
+	// By default they are killed after the processes themselves, and
+	// their deaths confirmed.
+	KeepDescendants bool
 }
 
 var _ Stopper = Forcible{}
@@ -67,19 +72,44 @@ func (f Forcible) stopTargets(ctx context.Context, r *run, ts targets) error {
 	ctx, cancel := context.WithTimeout(ctx, orDefault(f.Timeout, DefaultForcibleTimeout))
 	defer cancel()
 	live := ts.running()
+	var tree []*target
+	if !f.KeepDescendants {
+		tree = r.descendants(live)
+		defer targets.release(tree)
+	}
 	killed := false
 	killErrs := make(map[*target]error)
-	for _, t := range live {
+	kill := func(t *target, action string, f func() error) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("forced stop: before killing the %s: %w", t, err)
 		}
-		switch err := r.step("kill "+t.String(), t.p.Kill); {
+		switch err := r.step(action, f); {
 		case err == nil:
 			killed = true
 		case !errors.Is(err, process.ErrNotFound):
 			killErrs[t] = err
 		}
+		return nil
 	}
+	for _, t := range live {
+		if g, ok := t.p.(process.GroupKiller); ok && !f.KeepDescendants && t.role == RoleHostAgent {
+			// While the host agent lives, its PID names its own
+			// group and no other: members that left the tree go too.
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("forced stop: before killing the %s: %w", t, err)
+			}
+			_ = r.step("kill the process group of the "+t.String(), g.KillGroup)
+		}
+		if err := kill(t, "kill "+t.String(), t.p.Kill); err != nil {
+			return err
+		}
+	}
+	for _, t := range tree {
+		if err := kill(t, "kill "+t.String(), t.p.Kill); err != nil {
+			return err
+		}
+	}
+	live = append(live, tree...)
 	var survivors []error
 	for _, t := range live {
 		waitCtx := ctx

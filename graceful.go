@@ -38,7 +38,17 @@ type Graceful struct {
 	// Verify, if set, is consulted on every process a pid file names,
 	// besides the command line and the start times (see Verifier).
 	Verify Verifier
+	// Request, if set, is asked to stop the instance before the host
+	// agent is interrupted; if it made the request, the host agent is not
+	// interrupted, only waited for.
+	Request StopRequester
 }
+
+// StopRequester asks another party to stop an instance, as Lima master asks
+// systemd or launchd to stop an instance they started (autostart). It
+// reports whether it made the request; a false with a nil error means the
+// instance is not that party's to stop.
+type StopRequester func(ctx context.Context, inst *Instance) (requested bool, err error)
 
 var _ Stopper = Graceful{}
 
@@ -60,15 +70,17 @@ func (g Graceful) stop(ctx context.Context, r *run) error {
 func (g Graceful) stopTargets(ctx context.Context, r *run, ts targets) error {
 	ctx, cancel := context.WithTimeout(ctx, orDefault(g.Timeout, DefaultGracefulTimeout))
 	defer cancel()
-	ha, drv := ts.hostAgent(), ts.driver()
-	switch {
-	case ha.p == nil && ha.bad != nil:
-		return fmt.Errorf("graceful stop: the host agent cannot be found: %w", ha.bad)
-	case ha.p == nil && drv.p != nil:
-		return fmt.Errorf("graceful stop: the host agent is not running but the %s is: only a forced stop can end it", drv)
-	case ha.p == nil && drv.bad != nil:
-		return fmt.Errorf("graceful stop: the host agent is not running, and the driver cannot be found: %w", drv.bad)
-	case ha.p == nil:
+	ha := ts.hostAgent()
+	if ha.p == nil {
+		if ha.bad != nil {
+			return fmt.Errorf("graceful stop: the host agent cannot be found: %w", ha.bad)
+		}
+		if live := ts.running(); len(live) > 0 {
+			return fmt.Errorf("graceful stop: the host agent is not running but the %s is: only a forced stop can end it", live[0])
+		}
+		if err := ts.others().badFiles(); err != nil {
+			return fmt.Errorf("graceful stop: the host agent is not running, and a process cannot be found: %w", err)
+		}
 		if err := r.checkDistroStopped(ctx, g.WSL); err != nil {
 			return fmt.Errorf("graceful stop: %w", err)
 		}
@@ -78,11 +90,23 @@ func (g Graceful) stopTargets(ctx context.Context, r *run, ts targets) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("graceful stop: before the interrupt: %w", err)
 	}
-	err := r.step("interrupt "+ha.String(), ha.p.Interrupt)
-	if err != nil && !errors.Is(err, process.ErrNotFound) {
-		return fmt.Errorf("graceful stop: %w", err)
+	requested := false
+	if g.Request != nil {
+		request := func() (err error) {
+			requested, err = g.Request(ctx, r.inst)
+			return err
+		}
+		if err := r.step("request the stop", request); err != nil {
+			return fmt.Errorf("graceful stop: requesting the stop: %w", err)
+		}
 	}
-	for _, t := range []*target{ha, drv} {
+	if !requested {
+		err := r.step("interrupt "+ha.String(), ha.p.Interrupt)
+		if err != nil && !errors.Is(err, process.ErrNotFound) {
+			return fmt.Errorf("graceful stop: %w", err)
+		}
+	}
+	for _, t := range append(targets{ha}, ts.others()...) {
 		if t.p == nil {
 			continue
 		}
@@ -91,8 +115,8 @@ func (g Graceful) stopTargets(ctx context.Context, r *run, ts targets) error {
 			return fmt.Errorf("graceful stop: waiting for the %s to exit: %w", t, err)
 		}
 	}
-	if drv.bad != nil {
-		return fmt.Errorf("graceful stop: the host agent has exited, but the driver cannot be found: %w", drv.bad)
+	if err := ts.others().badFiles(); err != nil {
+		return fmt.Errorf("graceful stop: the host agent has exited, but a process cannot be found: %w", err)
 	}
 	if r.inst.wsl2() {
 		distro := wsl.DistroName(r.inst.Name)

@@ -24,6 +24,10 @@ const (
 	// RoleDriver is the VM's process, which writes <VMType>.pid: QEMU for
 	// qemu; for vz, the host agent itself.
 	RoleDriver Role = "driver"
+	// RoleExternalDriver is one of Lima master's external driver servers,
+	// started as "<driver> --inst-dir <Dir>" with a <name>.drv.pid that
+	// its parent writes.
+	RoleExternalDriver Role = "external driver"
 )
 
 // Identity is the verdict on whether a process that an instance's pid file
@@ -103,6 +107,8 @@ func (r *run) identify(t *target, c claim, p process.Process) verdict {
 		// No fact either way.
 	case named != "":
 		pro = append(pro, "its command line names "+named)
+	case t.role == RoleExternalDriver && r.namesInstDir(args):
+		pro = append(pro, "its command line names the instance directory with --inst-dir")
 	case !c.written.IsZero() && p.StartTime().After(c.written.Add(process.PIDFileSlack)):
 		con = append(con, fmt.Sprintf("its command line names no pid file of the instance and it started at %s, after its pid file was written at %s",
 			p.StartTime().Format(time.RFC3339Nano), c.written.Format(time.RFC3339Nano)))
@@ -148,6 +154,26 @@ func (r *run) namedPIDFile(args []string) string {
 		}
 	}
 	return ""
+}
+
+// namesInstDir reports whether args hold --inst-dir with the instance
+// directory, as one argument or two.
+func (r *run) namesInstDir(args []string) bool {
+	for i, a := range args {
+		var dir string
+		switch {
+		case strings.HasPrefix(a, "--inst-dir="):
+			dir = afterEquals(a)
+		case a == "--inst-dir" && i+1 < len(args):
+			dir = args[i+1]
+		default:
+			continue
+		}
+		if filepath.IsAbs(dir) && fsutil.SameDir(dir, r.inst.Dir) {
+			return true
+		}
+	}
+	return false
 }
 
 func afterEquals(arg string) string {

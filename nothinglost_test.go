@@ -27,16 +27,17 @@ import (
 // is proven stale, and that stops of one instance never overlap.
 
 // TestWrongVMTypeKeepsRunningInstance: told vz, a forced stop of a running
-// qemu instance kills the host agent it identified, but QEMU's pid file
-// names a process it did not end: nothing is unlocked or removed, and the
-// instance does not look stopped.
+// qemu instance that spares descendants kills the host agent it identified,
+// but QEMU's pid file names a process it did not end: nothing is unlocked
+// or removed, and the instance does not look stopped. By default QEMU, the
+// host agent's child, dies with it, and then all is stale.
 func TestWrongVMTypeKeepsRunningInstance(t *testing.T) {
 	sim, inst := simulate(t, siminst.Options{AdditionalDisks: disksIfSupported()})
 	driver := pin(t, sim.DriverPID())
 	inst.VMType, inst.AdditionalDisks = "vz", disksIfSupported()
 	before := limaFiles(t, inst.Dir)
 
-	res, err := stop.Forcible{}.Stop(t.Context(), inst)
+	res, err := stop.Forcible{KeepDescendants: true}.Stop(t.Context(), inst)
 	require.ErrorIs(t, err, stop.ErrInstanceRunning)
 	assert.ErrorContains(t, err, "qemu.pid")
 	assert.Equal(t, stop.NotStopped, res.Outcome)
@@ -44,6 +45,15 @@ func TestWrongVMTypeKeepsRunningInstance(t *testing.T) {
 	assert.Subset(t, limaFiles(t, inst.Dir), []string{"qemu.pid", "ha.pid"})
 	assert.Len(t, limaFiles(t, inst.Dir), len(before))
 	assertDisksLocked(t, sim, inst.AdditionalDisks)
+
+	sim, inst = simulate(t, siminst.Options{})
+	driver = pin(t, sim.DriverPID())
+	inst.VMType = "vz"
+	res, err = stop.Forcible{}.Stop(t.Context(), inst)
+	require.NoError(t, err)
+	assert.Equal(t, stop.StoppedForcibly, res.Outcome)
+	requireExited(t, driver)
+	assert.Equal(t, []string{"lima.yaml"}, limaFiles(t, inst.Dir))
 }
 
 // assertDisksLocked checks that each disk's lock still names the instance.

@@ -203,7 +203,11 @@ func start(ctx context.Context, inst *Instance, log *slog.Logger) (*run, func(),
 	if err := inst.validate(); err != nil {
 		return r, func() {}, err
 	}
-	for _, t := range newTargets(inst) {
+	ts, err := newTargets(inst)
+	if err != nil {
+		return r, func() {}, fmt.Errorf("instance %q: %w", inst.Name, err)
+	}
+	for _, t := range ts {
 		if t.pidFile != "" {
 			r.pidFiles = append(r.pidFiles, t.pidFile)
 		}

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/limastop/stop/process"
@@ -38,23 +40,38 @@ func (t *target) String() string {
 
 // targets are an instance's processes, driver first: it is the one that
 // writes to the disks, so a forced stop kills it first.
-type targets [2]*target
+type targets []*target
 
-func newTargets(inst *Instance) targets {
+func newTargets(inst *Instance) (targets, error) {
 	drv := &target{role: RoleDriver, pid: inst.DriverPID, started: inst.DriverStart}
 	if !inst.wsl2() {
 		// Lima's WSL2 driver keeps the distro running with a wsl.exe
 		// child of the host agent and writes no pid file.
 		drv.pidFile = filepath.Join(inst.Dir, inst.VMType+".pid")
 	}
-	return targets{
-		drv,
-		{role: RoleHostAgent, pidFile: filepath.Join(inst.Dir, "ha.pid"), pid: inst.HostAgentPID, started: inst.HostAgentStart},
+	ts := targets{drv}
+	// Lima master's external drivers run as servers of their own, each
+	// with a <name>.drv.pid that its parent writes.
+	entries, err := os.ReadDir(inst.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("failed to list the instance directory: %w", err)
 	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), externalDriverSuffix) && len(e.Name()) > len(externalDriverSuffix) {
+			ts = append(ts, &target{role: RoleExternalDriver, pidFile: filepath.Join(inst.Dir, e.Name())})
+		}
+	}
+	return append(ts, &target{role: RoleHostAgent, pidFile: filepath.Join(inst.Dir, "ha.pid"), pid: inst.HostAgentPID, started: inst.HostAgentStart}), nil
 }
 
+// externalDriverSuffix ends the pid file of each external driver server.
+const externalDriverSuffix = ".drv.pid"
+
 func (ts targets) driver() *target    { return ts[0] }
-func (ts targets) hostAgent() *target { return ts[1] }
+func (ts targets) hostAgent() *target { return ts[len(ts)-1] }
+
+// others returns the targets but the host agent.
+func (ts targets) others() targets { return ts[:len(ts)-1] }
 
 // running returns the targets whose process is running, each process once.
 func (ts targets) running() []*target {
@@ -78,6 +95,59 @@ func (ts targets) badFiles() error {
 	return errors.Join(errs...)
 }
 
+// maxDescendants bounds how many descendants a stop pins, against a fork
+// bomb.
+const maxDescendants = 1024
+
+// descendants pins the descendants of parents, each identity-checked: listed
+// as a child of its pinned parent both before and after it was pinned, and
+// started no earlier than that parent. They are found before anything is
+// killed, while the parent links still hold.
+func (r *run) descendants(parents []*target) []*target {
+	if len(parents) == 0 {
+		return nil
+	}
+	start := time.Now()
+	seen := map[int]bool{}
+	for _, t := range parents {
+		seen[t.p.PID()] = true
+	}
+	var found []*target
+	for queue := parents; len(queue) > 0 && len(found) < maxDescendants; queue = queue[1:] {
+		parent := queue[0]
+		pp, ok := parent.p.(process.Parent)
+		if !ok {
+			continue
+		}
+		kids, err := pp.Children()
+		if err != nil {
+			continue
+		}
+		var pinned []process.Process
+		for _, pid := range kids {
+			if seen[pid] {
+				continue
+			}
+			if p, err := r.table.Find(pid); err == nil {
+				pinned = append(pinned, p)
+			}
+		}
+		again, err := pp.Children()
+		for _, p := range pinned {
+			if err != nil || !slices.Contains(again, p.PID()) || p.StartTime().Before(parent.p.StartTime()) || len(found) >= maxDescendants {
+				_ = p.Release()
+				continue
+			}
+			seen[p.PID()] = true
+			t := &target{role: Role("descendant of the " + strings.TrimPrefix(string(parent.role), "descendant of the ")), p: p}
+			found = append(found, t)
+			queue = append(queue, t)
+		}
+	}
+	r.record(start, fmt.Sprintf("find descendants: %d", len(found)), nil)
+	return found
+}
+
 func (ts targets) release() {
 	for _, t := range ts {
 		if t.p != nil {
@@ -99,7 +169,10 @@ func (ts targets) release() {
 // keeps the error in bad and the policies decide what they can still do.
 func (r *run) find(table process.Table) (targets, error) {
 	r.table = table
-	ts := newTargets(r.inst)
+	ts, err := newTargets(r.inst)
+	if err != nil {
+		return nil, err
+	}
 	for _, t := range ts {
 		if t.pidFile == "" && t.pid == 0 {
 			continue

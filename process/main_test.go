@@ -46,6 +46,8 @@ func TestMain(m *testing.M) {
 		runCheckSpawner()
 	case "check":
 		runChecker()
+	case "parent":
+		runParent()
 	default:
 		fmt.Fprintf(os.Stderr, "unknown child mode %q\n", os.Getenv(childEnv))
 		os.Exit(2)
@@ -92,6 +94,21 @@ func runSpawner() {
 	}
 	fmt.Printf("pid %d\n", cmd.Process.Pid)
 	os.Exit(0)
+}
+
+// runParent starts a waiter that shares its stdio, prints "child <PID>",
+// and then waits itself: a process with a child.
+func runParent() {
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), childEnv+"=wait")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	fmt.Printf("child %d\n", cmd.Process.Pid)
+	go func() { _ = cmd.Wait() }() // reap it, as a host agent does
+	runWaiter()
 }
 
 // checkPIDsEnv lists, separated by blanks, the PIDs that a "check" child

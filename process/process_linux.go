@@ -25,6 +25,8 @@ const startTimeResolution = time.Second / clockTicks
 // Find pins pid with a pidfd, then reads its start time and checks that the
 // pidfd still refers to a live process: if the process exited between
 // pidfd_open and reading /proc, the start time could belong to a successor.
+// A process that has exited but not been reaped (a zombie) is ErrNotFound
+// too: it runs no more, whoever waits for it.
 func (SystemTable) find(pid int) (Process, error) {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
@@ -46,6 +48,12 @@ func (SystemTable) find(pid int) (Process, error) {
 	fields, err := statFields(pid)
 	if err == nil {
 		err = p.signal(0)
+	}
+	if err == nil {
+		var gone bool
+		if gone, err = p.exited(); err == nil && gone {
+			err = fmt.Errorf("pid %d has exited: %w", pid, ErrNotFound)
+		}
 	}
 	var boot time.Time
 	if err == nil {

@@ -36,6 +36,8 @@ type Behavior struct {
 	InterruptDelay time.Duration
 	// IgnoreInterrupt makes Interrupt succeed without effect.
 	IgnoreInterrupt bool
+	// Parent is the PID of the process's parent, for Children.
+	Parent int
 	// OnInterrupt, if set, is called by each Interrupt that is
 	// delivered, before the process reacts to it.
 	OnInterrupt func()
@@ -141,7 +143,10 @@ type Process struct {
 	exited   chan struct{}
 }
 
-var _ process.Process = (*Process)(nil)
+var (
+	_ process.Process = (*Process)(nil)
+	_ process.Parent  = (*Process)(nil)
+)
 
 // Behavior returns the process's script.
 func (p *Process) Behavior() Behavior { return p.behavior }
@@ -178,6 +183,25 @@ func (p *Process) CommandLine() ([]string, error) {
 		return nil, p.behavior.CommandLineErr
 	}
 	return slices.Clone(p.behavior.CommandLine), nil
+}
+
+// Children returns the running processes whose Behavior names this one as
+// their Parent, or an error wrapping process.ErrNotFound once the process
+// has exited.
+func (p *Process) Children() ([]int, error) {
+	if p.Exited() {
+		return nil, fmt.Errorf("pid %d: %w", p.pid, process.ErrNotFound)
+	}
+	p.table.mu.Lock()
+	defer p.table.mu.Unlock()
+	var pids []int
+	for pid, c := range p.table.procs {
+		if c.behavior.Parent == p.pid && !c.Exited() {
+			pids = append(pids, pid)
+		}
+	}
+	slices.Sort(pids)
+	return pids, nil
 }
 
 // Interrupt makes the process exit after its InterruptDelay, unless it is

@@ -1,0 +1,79 @@
+// SPDX-FileCopyrightText: Copyright The limastop Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package process_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/limastop/stop/process"
+)
+
+// startParent starts a "parent" child, which starts a waiter of its own,
+// and returns both, once both are ready.
+func startParent(t *testing.T, cmd *exec.Cmd) (parent *child, childPID int) {
+	t.Helper()
+	c := &child{cmd: cmd}
+	c.cmd.Env = append(os.Environ(), childEnv+"=parent")
+	c.start(t)
+	c.pid = c.cmd.Process.Pid
+	var ready int
+	for ready < 2 || childPID == 0 {
+		line, err := c.out.ReadString('\n')
+		require.NoError(t, err)
+		switch line = strings.TrimSpace(line); {
+		case line == "ready":
+			ready++
+		case strings.HasPrefix(line, "child "):
+			childPID, err = strconv.Atoi(strings.TrimPrefix(line, "child "))
+			require.NoError(t, err)
+		default:
+			t.Fatalf("unexpected line %q", line)
+		}
+	}
+	t.Cleanup(func() {
+		if p, err := os.FindProcess(childPID); err == nil {
+			_ = p.Kill()
+		}
+		_ = c.cmd.Process.Kill()
+		_ = c.cmd.Wait()
+		_ = c.stdin.Close()
+	})
+	return c, childPID
+}
+
+func TestChildren(t *testing.T) {
+	parent, childPID := startParent(t, exec.Command(os.Args[0]))
+	p := find(t, parent.pid)
+	pp, ok := p.(process.Parent)
+	require.True(t, ok, "%T does not list children", p)
+	kids, err := pp.Children()
+	require.NoError(t, err)
+	assert.Equal(t, []int{childPID}, kids)
+
+	c := find(t, childPID)
+	require.NoError(t, c.Kill())
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	require.NoError(t, c.Wait(ctx))
+	// Once the parent has reaped it, the child is no longer listed.
+	require.Eventually(t, func() bool {
+		kids, err := pp.Children()
+		return err == nil && !slices.Contains(kids, childPID)
+	}, waitTimeout, 10*time.Millisecond)
+
+	require.NoError(t, p.Kill())
+	require.NoError(t, p.Wait(ctx))
+	_, err = pp.Children()
+	assert.ErrorIs(t, err, process.ErrNotFound)
+}

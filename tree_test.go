@@ -1,0 +1,137 @@
+// SPDX-FileCopyrightText: Copyright The limastop Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package stop_test
+
+import (
+	"context"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/limastop/stop"
+	"github.com/limastop/stop/process/processtest"
+)
+
+// TestForcibleKillsDescendants: the host agent's child and grandchild are
+// killed after the targets and their deaths confirmed; a process that names
+// the host agent's PID as its parent but started before it (its parent was
+// an earlier holder of the PID) is never touched.
+func TestForcibleKillsDescendants(t *testing.T) {
+	const child, grandchild, orphan = haPID + 100, haPID + 101, haPID + 102
+	for _, keep := range []bool{false, true} {
+		f := newFixture(t, processtest.Behavior{}, processtest.Behavior{})
+		c := f.table.Add(child, processtest.Behavior{Parent: haPID, CommandLine: stranger})
+		g := f.table.Add(grandchild, processtest.Behavior{Parent: child, CommandLine: stranger})
+		o := f.table.Add(orphan, processtest.Behavior{Parent: haPID, CommandLine: stranger, StartTime: f.ha.StartTime().Add(-time.Hour)})
+		res, err := stop.Forcible{Processes: &f.table, KeepDescendants: keep, Timeout: time.Second}.Stop(context.Background(), f.inst)
+		require.NoError(t, err)
+		assert.Equal(t, stop.StoppedForcibly, res.Outcome)
+		assert.Equal(t, !keep, c.Exited(), "child, keep=%v", keep)
+		assert.Equal(t, !keep, g.Exited(), "grandchild, keep=%v", keep)
+		assert.False(t, o.Exited(), "a process older than its supposed parent was killed")
+		assert.Empty(t, f.signalled(orphan))
+		if !keep {
+			assert.Contains(t, res.String(), "find descendants: 2")
+			assert.Contains(t, res.String(), "confirm descendant of the host agent (pid 4000103) exited")
+		}
+	}
+}
+
+// TestForcibleDescendantSurvives: a descendant that cannot be killed keeps
+// the instance's files, as a surviving target does.
+func TestForcibleDescendantSurvives(t *testing.T) {
+	f := newFixture(t, processtest.Behavior{}, processtest.Behavior{})
+	f.table.Add(haPID+100, processtest.Behavior{Parent: haPID, RefuseKill: true})
+	res, err := stop.Forcible{Processes: &f.table, Timeout: 100 * time.Millisecond}.Stop(context.Background(), f.inst)
+	require.ErrorIs(t, err, processtest.ErrKillRefused)
+	assert.Equal(t, stop.NotStopped, res.Outcome)
+	assert.ElementsMatch(t, []string{"lima.yaml", "ha.pid", "qemu.pid", "ha.sock"}, f.files(t))
+	f.assertDiskLocked(t, true)
+}
+
+// recordingDisks records, at each unlock, which fake processes still ran.
+type recordingDisks struct {
+	running func() bool
+	sawLive *bool
+}
+
+func (d recordingDisks) Unlock(context.Context, *stop.Instance, string) error {
+	if d.running() {
+		*d.sawLive = true
+	}
+	return nil
+}
+
+// TestExternalDriver: Lima master's external driver servers write
+// <name>.drv.pid and are started with --inst-dir <Dir>: Forcible kills and
+// confirms them before it unlocks the disks, Graceful waits for them, and
+// a stranger named by such a file is left alone.
+func TestExternalDriver(t *testing.T) {
+	const drvPID = haPID + 200
+	setup := func(t *testing.T, b processtest.Behavior) (*fixture, *processtest.Process) {
+		f := newFixture(t, processtest.Behavior{}, processtest.Behavior{})
+		ext := f.table.Add(drvPID, withArgs(b, "/usr/local/libexec/lima/lima-driver-krunkit", "--inst-dir", f.inst.Dir))
+		writeFile(t, filepath.Join(f.inst.Dir, "krunkit.drv.pid"), strconv.Itoa(drvPID))
+		writeFile(t, filepath.Join(f.inst.Dir, "krunkit.drv.sock"), "")
+		return f, ext
+	}
+	t.Run("forcible", func(t *testing.T) {
+		f, ext := setup(t, processtest.Behavior{})
+		var sawLive bool
+		disks := recordingDisks{running: func() bool { return !ext.Exited() }, sawLive: &sawLive}
+		res, err := stop.Forcible{Processes: &f.table, Disks: disks, Timeout: time.Second}.Stop(context.Background(), f.inst)
+		require.NoError(t, err)
+		assert.Equal(t, stop.StoppedForcibly, res.Outcome)
+		assert.Equal(t, []string{"kill"}, f.signalled(drvPID))
+		assert.False(t, sawLive, "a disk was unlocked while the external driver ran")
+		assert.Equal(t, []string{"lima.yaml"}, f.files(t))
+	})
+	t.Run("graceful", func(t *testing.T) {
+		f, ext := setup(t, processtest.Behavior{})
+		f.haEndsDriver()
+		go func() {
+			<-f.ha.Done()
+			time.Sleep(20 * time.Millisecond)
+			ext.Exit()
+		}()
+		res, err := stop.Graceful{Processes: &f.table, Timeout: 5 * time.Second}.Stop(context.Background(), f.inst)
+		require.NoError(t, err)
+		assert.Equal(t, stop.StoppedGracefully, res.Outcome)
+		assert.Contains(t, res.String(), "wait for external driver (pid 4000202) to exit")
+		assert.True(t, ext.Exited())
+	})
+	t.Run("stranger", func(t *testing.T) {
+		f, ext := setup(t, processtest.Behavior{CommandLine: stranger, StartTime: time.Now().Add(time.Hour)})
+		_, err := stop.Forcible{Processes: &f.table, Timeout: time.Second}.Stop(context.Background(), f.inst)
+		require.NoError(t, err)
+		assert.Empty(t, f.signalled(drvPID))
+		assert.False(t, ext.Exited())
+	})
+}
+
+// TestRequestStop: a StopRequester that makes the request (Lima master's
+// autostart) replaces the interrupt; one that declines leaves it.
+func TestRequestStop(t *testing.T) {
+	for _, requested := range []bool{true, false} {
+		f := newFixture(t, processtest.Behavior{}, processtest.Behavior{}).haEndsDriver()
+		request := func(context.Context, *stop.Instance) (bool, error) {
+			if requested {
+				time.AfterFunc(10*time.Millisecond, f.ha.Exit)
+			}
+			return requested, nil
+		}
+		res, err := stop.Graceful{Processes: &f.table, Request: request, Timeout: 5 * time.Second}.Stop(context.Background(), f.inst)
+		require.NoError(t, err)
+		assert.Equal(t, stop.StoppedGracefully, res.Outcome)
+		if requested {
+			assert.Empty(t, f.signalled(haPID))
+		} else {
+			assert.Equal(t, []string{"interrupt"}, f.signalled(haPID))
+		}
+	}
+}
