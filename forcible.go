@@ -71,6 +71,7 @@ func (f Forcible) stop(ctx context.Context, r *run) error {
 func (f Forcible) stopTargets(ctx context.Context, r *run, ts targets) error {
 	ctx, cancel := context.WithTimeout(ctx, orDefault(f.Timeout, DefaultForcibleTimeout))
 	defer cancel()
+	r.phase = PhaseKill
 	live := ts.running()
 	var tree []*target
 	if !f.KeepDescendants {
@@ -79,11 +80,11 @@ func (f Forcible) stopTargets(ctx context.Context, r *run, ts targets) error {
 	}
 	killed := false
 	killErrs := make(map[*target]error)
-	kill := func(t *target, action string, f func() error) error {
+	kill := func(t *target, kind StepKind, action string, f func() error) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("forced stop: before killing the %s: %w", t, err)
 		}
-		switch err := r.step(action, f); {
+		switch err := r.step(kind, t, action, f); {
 		case err == nil:
 			killed = true
 		case !errors.Is(err, process.ErrNotFound):
@@ -98,14 +99,14 @@ func (f Forcible) stopTargets(ctx context.Context, r *run, ts targets) error {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("forced stop: before killing the %s: %w", t, err)
 			}
-			_ = r.step("kill the process group of the "+t.String(), g.KillGroup)
+			_ = r.step(StepKillGroup, t, "kill the process group of the "+t.String(), g.KillGroup)
 		}
-		if err := kill(t, "kill "+t.String(), t.p.Kill); err != nil {
+		if err := kill(t, StepKill, "kill "+t.String(), t.p.Kill); err != nil {
 			return err
 		}
 	}
 	for _, t := range tree {
-		if err := kill(t, "kill "+t.String(), t.p.Kill); err != nil {
+		if err := kill(t, StepKill, "kill "+t.String(), t.p.Kill); err != nil {
 			return err
 		}
 	}
@@ -122,7 +123,7 @@ func (f Forcible) stopTargets(ctx context.Context, r *run, ts targets) error {
 			defer cancel()
 		}
 		wait := func() error { return t.p.Wait(waitCtx) }
-		if err := r.step("confirm "+t.String()+" exited", wait); err != nil {
+		if err := r.step(StepConfirm, t, "confirm "+t.String()+" exited", wait); err != nil {
 			survivors = append(survivors, fmt.Errorf("the %s survived: %w", t, errors.Join(killErrs[t], err)))
 		}
 	}
@@ -140,7 +141,7 @@ func (f Forcible) stopTargets(ctx context.Context, r *run, ts targets) error {
 		pidFiles, err = r.checkPIDFiles(r.table, ts, stale)
 		return err
 	}
-	if err := r.step("check that every pid file is stale", check); err != nil {
+	if err := r.step(StepCheck, nil, "check that every pid file is stale", check); err != nil {
 		return fmt.Errorf("forced stop: %w; pid files, sockets and disk locks are kept", err)
 	}
 	if r.inst.wsl2() {
@@ -149,7 +150,7 @@ func (f Forcible) stopTargets(ctx context.Context, r *run, ts targets) error {
 		// terminated.
 		distro := wsl.DistroName(r.inst.Name)
 		terminate := func() error { return wsl.Terminate(ctx, orWSL(f.WSL), distro) }
-		if err := r.step("terminate WSL2 distro "+distro, terminate); err != nil {
+		if err := r.step(StepTerminate, nil, "terminate WSL2 distro "+distro, terminate); err != nil {
 			return fmt.Errorf("forced stop: terminating WSL2 distro %q: %w; pid files, sockets and disk locks are kept", distro, err)
 		}
 	}
@@ -181,7 +182,7 @@ func (f Forcible) cleanUp(ctx context.Context, r *run, ts targets, stale stalene
 	var errs []error
 	for _, d := range r.inst.AdditionalDisks {
 		unlock := func() error { return disks.Unlock(ctx, r.inst, d) }
-		if err := r.step(fmt.Sprintf("unlock disk %q", d), unlock); err != nil && !errors.Is(err, ErrDiskHeldElsewhere) {
+		if err := r.step(StepUnlock, nil, fmt.Sprintf("unlock disk %q", d), unlock); err != nil && !errors.Is(err, ErrDiskHeldElsewhere) {
 			errs = append(errs, err)
 		}
 	}
@@ -197,12 +198,12 @@ func (f Forcible) cleanUp(ctx context.Context, r *run, ts targets, stale stalene
 	}
 	if len(r.inst.AdditionalDisks) > 0 || r.inst.wsl2() {
 		// Time has passed since the first check.
-		if err := r.step("check the pid files again", check); err != nil {
+		if err := r.step(StepCheck, nil, "check the pid files again", check); err != nil {
 			return errors.Join(append(errs, err)...)
 		}
 	}
 	remove := func() error { return r.removeStale(pidFiles) }
-	if err := r.step("remove stale pid files, sockets and temporary files", remove); err != nil {
+	if err := r.step(StepRemove, nil, "remove stale pid files, sockets and temporary files", remove); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

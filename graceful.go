@@ -70,6 +70,7 @@ func (g Graceful) stop(ctx context.Context, r *run) error {
 func (g Graceful) stopTargets(ctx context.Context, r *run, ts targets) error {
 	ctx, cancel := context.WithTimeout(ctx, orDefault(g.Timeout, DefaultGracefulTimeout))
 	defer cancel()
+	r.phase = PhaseGraceful
 	ha := ts.hostAgent()
 	if ha.p == nil {
 		if ha.bad != nil {
@@ -96,12 +97,12 @@ func (g Graceful) stopTargets(ctx context.Context, r *run, ts targets) error {
 			requested, err = g.Request(ctx, r.inst)
 			return err
 		}
-		if err := r.step("request the stop", request); err != nil {
+		if err := r.step(StepRequest, nil, "request the stop", request); err != nil {
 			return fmt.Errorf("graceful stop: requesting the stop: %w", err)
 		}
 	}
 	if !requested {
-		err := r.step("interrupt "+ha.String(), ha.p.Interrupt)
+		err := r.step(StepInterrupt, ha, "interrupt "+ha.String(), ha.p.Interrupt)
 		if err != nil && !errors.Is(err, process.ErrNotFound) {
 			return fmt.Errorf("graceful stop: %w", err)
 		}
@@ -111,7 +112,7 @@ func (g Graceful) stopTargets(ctx context.Context, r *run, ts targets) error {
 			continue
 		}
 		wait := func() error { return t.p.Wait(ctx) }
-		if err := r.step("wait for "+t.String()+" to exit", wait); err != nil {
+		if err := r.step(StepWait, t, "wait for "+t.String()+" to exit", wait); err != nil {
 			return fmt.Errorf("graceful stop: waiting for the %s to exit: %w", t, err)
 		}
 	}
@@ -121,7 +122,7 @@ func (g Graceful) stopTargets(ctx context.Context, r *run, ts targets) error {
 	if r.inst.wsl2() {
 		distro := wsl.DistroName(r.inst.Name)
 		wait := func() error { return wsl.WaitStopped(ctx, orWSL(g.WSL), distro) }
-		if err := r.step("wait for WSL2 distro "+distro+" to stop", wait); err != nil {
+		if err := r.step(StepWait, nil, "wait for WSL2 distro "+distro+" to stop", wait); err != nil {
 			return fmt.Errorf("graceful stop: waiting for WSL2 distro %q to stop: %w", distro, err)
 		}
 	}
@@ -141,7 +142,7 @@ func (r *run) checkDistroStopped(ctx context.Context, ex wsl.Executor) error {
 		state, err = wsl.DistroState(ctx, orWSL(ex), distro)
 		return err
 	}
-	if err := r.step("check WSL2 distro "+distro, check); err != nil {
+	if err := r.step(StepCheck, nil, "check WSL2 distro "+distro, check); err != nil {
 		return err
 	}
 	if state != wsl.Stopped && state != wsl.NotFound {

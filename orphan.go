@@ -14,6 +14,11 @@ import (
 // one is watching an orphaned host agent, so waiting long helps no one.
 const DefaultOrphanGrace = 15 * time.Second
 
+// DefaultForcedBudget is how much of the caller's deadline an Orphan stop
+// keeps for its forced part when ForcedBudget is zero: enough to kill,
+// confirm the deaths, terminate a WSL2 distro and clean up.
+const DefaultForcedBudget = 5 * time.Second
+
 // Orphan stops a host agent that no one is watching: Graceful first, with
 // its own shorter timeout, then Forcible for whatever is left. The Result's
 // Outcome says which path ended it and Escalation why the graceful one did
@@ -34,6 +39,14 @@ type Orphan struct {
 	Graceful Graceful
 	// Forcible is the fallback. Its nil WSL and Logger take Graceful's.
 	Forcible Forcible
+	// ForcedBudget is how much of the context's deadline, if it has one,
+	// is kept for the forced stop: the graceful part ends that long
+	// before the deadline, so that a forced stop still runs when the
+	// graceful one cannot finish in time. A deadline closer than the
+	// budget leaves the graceful part no time at all. Zero means
+	// DefaultForcedBudget. A context that is cancelled, rather than
+	// reaching its deadline, ends the stop without forcing.
+	ForcedBudget time.Duration
 }
 
 var _ Stopper = Orphan{}
@@ -61,7 +74,13 @@ func (o Orphan) Stop(ctx context.Context, inst *Instance) (*Result, error) {
 		if err != nil {
 			return fmt.Errorf("graceful stop: %w", err)
 		}
-		err = g.stopTargets(ctx, r, ts)
+		gctx := ctx
+		if deadline, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			gctx, cancel = context.WithDeadline(ctx, deadline.Add(-orDefault(o.ForcedBudget, DefaultForcedBudget)))
+			defer cancel()
+		}
+		err = g.stopTargets(gctx, r, ts)
 		if err == nil || ctx.Err() != nil {
 			return err
 		}

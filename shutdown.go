@@ -6,7 +6,6 @@ package stop
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -40,8 +39,7 @@ type Shutdown struct {
 }
 
 // StopAll stops insts concurrently. It returns their Results, in the order
-// of insts, and the errors of the stops that failed, each naming its
-// instance.
+// of insts, each with its own Err, and all the errors joined.
 func (s Shutdown) StopAll(ctx context.Context, insts []*Instance) ([]*Result, error) {
 	stopper := s.Stopper
 	if stopper == nil {
@@ -59,13 +57,7 @@ func (s Shutdown) StopAll(ctx context.Context, insts []*Instance) ([]*Result, er
 			if errs[i] != nil && inst != nil && inst.wsl2() {
 				s.terminateDistro(ctx, inst, results[i])
 			}
-			if errs[i] != nil {
-				name := "<nil>"
-				if inst != nil {
-					name = inst.Name
-				}
-				errs[i] = fmt.Errorf("instance %q: %w", name, errs[i])
-			}
+			results[i].Err = errs[i]
 		})
 	}
 	wg.Wait()
@@ -79,7 +71,7 @@ func (s Shutdown) terminateDistro(ctx context.Context, inst *Instance, res *Resu
 	defer cancel()
 	r := &run{inst: inst, log: orDiscard(s.Logger), begin: res.Start, res: res}
 	distro := wsl.DistroName(inst.Name)
-	_ = r.step("terminate WSL2 distro "+distro+" (last resort)", func() error {
+	_ = r.step(StepTerminate, nil, "terminate WSL2 distro "+distro+" (last resort)", func() error {
 		return wsl.Terminate(ctx, orWSL(s.WSL), distro)
 	})
 }

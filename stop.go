@@ -111,11 +111,28 @@ func (o Outcome) String() string {
 }
 
 // Result says how a stop went.
+//
+// Outcome and the error that Stop returns go together like this:
+//
+//	Outcome            error  meaning
+//	NotStopped         set    the stop failed; processes of the instance may run,
+//	                          and nothing was removed or unlocked after that point
+//	AlreadyStopped,    nil    the instance is stopped and cleaned up
+//	StoppedGracefully,
+//	StoppedForcibly
+//	AlreadyStopped,    set    the instance is stopped, but its clean-up failed
+//	StoppedForcibly           (Error.Phase is PhaseCleanUp): a disk lock or a
+//	                          stale file remains, as the error says
+//
+// Stopped reports the first column's "the instance runs no more".
 type Result struct {
 	// Start is when the stop began; the steps' At count from it.
 	Start time.Time
 	// Outcome says how the instance went down.
 	Outcome Outcome
+	// Err is the error that Stop returned, kept with the Result for
+	// callers that handle many, such as Shutdown.StopAll.
+	Err error
 	// Escalation is set when an Orphan stop fell back to a forced stop: it
 	// is why the graceful stop did not finish.
 	Escalation error
@@ -123,9 +140,39 @@ type Result struct {
 	Steps []Step
 }
 
+// Stopped reports whether nothing of the instance runs any more, even if
+// Err reports a failed clean-up.
+func (r *Result) Stopped() bool { return r != nil && r.Outcome != NotStopped }
+
+// StepKind says what a Step did.
+type StepKind string
+
+// The kinds of steps.
+const (
+	StepFind      StepKind = "find"       // read a pid file, pin and identify its process
+	StepList      StepKind = "list"       // list the process table
+	StepSearch    StepKind = "search"     // search the list for a process naming a pid file
+	StepRequest   StepKind = "request"    // Graceful.Request
+	StepInterrupt StepKind = "interrupt"  // the graceful request to the host agent
+	StepWait      StepKind = "wait"       // wait for a process or a distro to stop
+	StepKillGroup StepKind = "kill-group" // kill the host agent's process group
+	StepKill      StepKind = "kill"       // kill one process
+	StepConfirm   StepKind = "confirm"    // wait for a killed process to be gone
+	StepCheck     StepKind = "check"      // check pid files or a distro's state
+	StepTerminate StepKind = "terminate"  // terminate a WSL2 distro
+	StepUnlock    StepKind = "unlock"     // unlock a disk
+	StepRemove    StepKind = "remove"     // remove stale files
+)
+
 // Step is one action of a stop.
 type Step struct {
-	// Action says what was done, naming the process and PID.
+	// Kind says what the step did.
+	Kind StepKind
+	// Role is the process the step acted on, if any.
+	Role Role
+	// PID is that process's PID, if any.
+	PID int
+	// Action says what was done, for people.
 	Action string
 	// At is when the step began, since the stop began.
 	At time.Duration
@@ -153,6 +200,41 @@ func (r *Result) String() string {
 	return b.String()
 }
 
+// Phase is the part of a stop that an Error comes from.
+type Phase string
+
+// The phases of a stop.
+const (
+	PhaseStart    Phase = "start"    // checking the Instance, taking the lock
+	PhaseFind     Phase = "find"     // reading pid files, identifying processes
+	PhaseGraceful Phase = "graceful" // requesting the stop, waiting for the exits
+	PhaseKill     Phase = "kill"     // killing, confirming the deaths
+	PhaseWSL      Phase = "wsl"      // terminating the WSL2 distro
+	PhaseCleanUp  Phase = "clean-up" // checking pid files, unlocking disks, removing files
+)
+
+// Error is the error of a failed stop: which instance, in which phase, and
+// why. errors.Is sees through it to the cause, such as
+// context.DeadlineExceeded or ErrIdentityUnknown.
+type Error struct {
+	Instance string
+	Phase    Phase
+	Err      error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("instance %q: %v", e.Instance, e.Err) }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// phases maps each kind of step to its phase.
+var phases = map[StepKind]Phase{
+	StepFind: PhaseFind, StepList: PhaseFind, StepSearch: PhaseFind,
+	StepRequest: PhaseGraceful, StepInterrupt: PhaseGraceful, StepWait: PhaseGraceful,
+	StepKillGroup: PhaseKill, StepKill: PhaseKill, StepConfirm: PhaseKill,
+	StepCheck: PhaseCleanUp, StepTerminate: PhaseWSL, StepUnlock: PhaseCleanUp, StepRemove: PhaseCleanUp,
+}
+
 // run is the state of one Stop call.
 type run struct {
 	inst     *Instance
@@ -162,25 +244,50 @@ type run struct {
 	pidFiles []string      // the pid files of the instance, for identify
 	begin    time.Time
 	res      *Result
+	phase    Phase
 }
 
-// step runs f as a step of the stop and records it.
-func (r *run) step(action string, f func() error) error {
+// step runs f as a step of the stop and records it. t is the process it
+// acts on, or nil.
+func (r *run) step(kind StepKind, t *target, action string, f func() error) error {
+	r.phase = phases[kind]
+	r.log.Info("step started", r.attrs(kind, t, action)...)
 	start := time.Now()
 	err := f()
-	r.record(start, action, err)
+	r.record(start, kind, t, action, err)
 	return err
 }
 
 // record records a step that began at start and ends now.
-func (r *run) record(start time.Time, action string, err error) {
+func (r *run) record(start time.Time, kind StepKind, t *target, action string, err error) {
+	r.phase = phases[kind]
 	took := time.Since(start)
-	r.res.Steps = append(r.res.Steps, Step{Action: action, At: start.Sub(r.begin), Took: took, Err: err})
-	if err != nil {
-		r.log.Warn(action, "instance", r.inst.Name, "took", took, "error", err)
-	} else {
-		r.log.Info(action, "instance", r.inst.Name, "took", took)
+	s := Step{Kind: kind, Action: action, At: start.Sub(r.begin), Took: took, Err: err}
+	if t != nil {
+		s.Role, s.PID = t.role, t.claim.pid
+		if t.p != nil {
+			s.PID = t.p.PID()
+		}
 	}
+	r.res.Steps = append(r.res.Steps, s)
+	attrs := append(r.attrs(kind, t, action), slog.Duration("took", took))
+	if err != nil {
+		r.log.Warn("step failed", append(attrs, slog.Any("error", err))...)
+	} else {
+		r.log.Info("step done", attrs...)
+	}
+}
+
+// attrs are the attributes of a step's log records.
+func (r *run) attrs(kind StepKind, t *target, action string) []any {
+	attrs := []any{slog.String("instance", r.inst.Name), slog.String("step", string(kind)), slog.String("action", action)}
+	if t != nil {
+		attrs = append(attrs, slog.String("role", string(t.role)))
+		if t.p != nil {
+			attrs = append(attrs, slog.Int("pid", t.p.PID()))
+		}
+	}
+	return attrs
 }
 
 // stopWith runs policy on inst, holding the instance's lock (see start).
@@ -191,6 +298,14 @@ func stopWith(ctx context.Context, inst *Instance, log *slog.Logger, verify Veri
 	if err == nil {
 		err = policy(ctx, r)
 	}
+	if err != nil {
+		name := "<nil>"
+		if inst != nil {
+			name = inst.Name
+		}
+		err = &Error{Instance: name, Phase: r.phase, Err: err}
+		r.res.Err = err
+	}
 	return r.res, err
 }
 
@@ -199,7 +314,7 @@ func stopWith(ctx context.Context, inst *Instance, log *slog.Logger, verify Veri
 // later ones then find it stopped and report AlreadyStopped.
 func start(ctx context.Context, inst *Instance, log *slog.Logger) (*run, func(), error) {
 	begin := time.Now()
-	r := &run{inst: inst, log: orDiscard(log), begin: begin, res: &Result{Start: begin}}
+	r := &run{inst: inst, log: orDiscard(log), begin: begin, res: &Result{Start: begin}, phase: PhaseStart}
 	if err := inst.validate(); err != nil {
 		return r, func() {}, err
 	}

@@ -144,7 +144,7 @@ func (r *run) descendants(parents []*target) []*target {
 			queue = append(queue, t)
 		}
 	}
-	r.record(start, fmt.Sprintf("find descendants: %d", len(found)), nil)
+	r.record(start, StepFind, nil, fmt.Sprintf("find descendants: %d", len(found)), nil)
 	return found
 }
 
@@ -182,15 +182,15 @@ func (r *run) find(table process.Table) (targets, error) {
 		t.p = p
 		switch {
 		case err == nil && p == nil:
-			r.record(start, "find "+string(t.role)+": not running", nil)
+			r.record(start, StepFind, t, "find "+string(t.role)+": not running", nil)
 		case err == nil || errors.Is(err, ErrNotOurProcess):
 			t.stranger = err != nil
-			r.record(start, "find "+t.String(), err)
+			r.record(start, StepFind, t, "find "+t.String(), err)
 		case errors.Is(err, process.ErrBadPIDFile) || errors.Is(err, process.ErrUnsafePID):
-			r.record(start, "find "+string(t.role)+": unusable pid file", err)
+			r.record(start, StepFind, t, "find "+string(t.role)+": unusable pid file", err)
 			t.bad = err
 		default:
-			r.record(start, "find "+string(t.role), err)
+			r.record(start, StepFind, t, "find "+string(t.role), err)
 			ts.release()
 			return ts, fmt.Errorf("finding the %s of instance %q: %w", t.role, r.inst.Name, err)
 		}
@@ -288,7 +288,7 @@ func (r *run) discover(table process.Table, ts targets) error {
 	}
 	start := time.Now()
 	entries, err := lister.List()
-	r.record(start, "list processes", err)
+	r.record(start, StepList, nil, "list processes", err)
 	if err != nil {
 		return nil // the targets keep their errors
 	}
@@ -296,11 +296,11 @@ func (r *run) discover(table process.Table, ts targets) error {
 		start := time.Now()
 		p, err := r.discoverTarget(table, entries, t)
 		if err != nil {
-			r.record(start, "search for the "+string(t.role), err)
+			r.record(start, StepSearch, t, "search for the "+string(t.role), err)
 			return err
 		}
 		if p == nil {
-			r.record(start, "search for the "+string(t.role)+": none names "+filepath.Base(t.pidFile), nil)
+			r.record(start, StepSearch, t, "search for the "+string(t.role)+": none names "+filepath.Base(t.pidFile), nil)
 			if t.bad != nil {
 				t.bad = fmt.Errorf("%w; and no running process names %s: once you have checked that nothing of instance %q runs, remove that file",
 					t.bad, t.pidFile, r.inst.Name)
@@ -308,7 +308,7 @@ func (r *run) discover(table process.Table, ts targets) error {
 			continue
 		}
 		t.p, t.bad = p, nil
-		r.record(start, "search for the "+string(t.role)+": found "+t.String(), nil)
+		r.record(start, StepSearch, t, "search for the "+string(t.role)+": found "+t.String(), nil)
 	}
 	return nil
 }

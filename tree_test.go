@@ -5,6 +5,7 @@ package stop_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -134,4 +135,109 @@ func TestRequestStop(t *testing.T) {
 			assert.Equal(t, []string{"interrupt"}, f.signalled(haPID))
 		}
 	}
+}
+
+// TestOrphanForcedBudget: under a deadline shorter than the grace, Orphan
+// still ends in a confirmed forced stop before the deadline, and so does
+// Shutdown.StopAll, whose default Stopper is Orphan.
+func TestOrphanForcedBudget(t *testing.T) {
+	t.Run("orphan", func(t *testing.T) {
+		f := newFixture(t, processtest.Behavior{IgnoreInterrupt: true}, processtest.Behavior{})
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		begin := time.Now()
+		o := stop.Orphan{Graceful: stop.Graceful{Processes: &f.table, Timeout: time.Minute}, ForcedBudget: 200 * time.Millisecond}
+		res, err := o.Stop(ctx, f.inst)
+		took := time.Since(begin)
+		require.NoError(t, err)
+		assert.Equal(t, stop.StoppedForcibly, res.Outcome)
+		assert.ErrorIs(t, res.Escalation, context.DeadlineExceeded)
+		assert.Less(t, took, 500*time.Millisecond)
+		t.Logf("deadline 500ms, budget 200ms: forced stop confirmed after %s", took.Round(time.Millisecond))
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		f := newFixture(t, processtest.Behavior{IgnoreInterrupt: true}, processtest.Behavior{})
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(50*time.Millisecond, cancel)
+		res, err := stop.Orphan{Graceful: stop.Graceful{Processes: &f.table, Timeout: time.Minute}}.Stop(ctx, f.inst)
+		require.ErrorIs(t, err, context.Canceled)
+		assert.Equal(t, stop.NotStopped, res.Outcome)
+		assert.Empty(t, f.signalled(driverPID), "a cancelled stop forced")
+	})
+	t.Run("stop all", func(t *testing.T) {
+		a := newFixture(t, processtest.Behavior{IgnoreInterrupt: true}, processtest.Behavior{})
+		b := newFixture(t, processtest.Behavior{InterruptDelay: time.Millisecond}, processtest.Behavior{}).haEndsDriver()
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		s := stop.Shutdown{Stopper: stop.Orphan{Graceful: stop.Graceful{Processes: &a.table}, ForcedBudget: 200 * time.Millisecond}}
+		results, err := s.StopAll(ctx, []*stop.Instance{a.inst})
+		require.NoError(t, err)
+		assert.Equal(t, stop.StoppedForcibly, results[0].Outcome)
+		ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		results, err = stop.Shutdown{Stopper: stop.Orphan{Graceful: stop.Graceful{Processes: &b.table}}}.StopAll(ctx, []*stop.Instance{b.inst})
+		require.NoError(t, err)
+		assert.Equal(t, stop.StoppedGracefully, results[0].Outcome)
+	})
+}
+
+// TestErrorPhases: every failure is an *Error naming the instance and the
+// phase, and errors.Is still reaches the cause.
+func TestErrorPhases(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(f *fixture) stop.Stopper
+		phase stop.Phase
+		cause error
+	}{
+		{"start", func(f *fixture) stop.Stopper {
+			f.inst.Dir += "-missing"
+			return stop.Forcible{Processes: &f.table}
+		}, stop.PhaseStart, os.ErrNotExist},
+		{"find", func(f *fixture) stop.Stopper {
+			f.ha.Exit()
+			f.table.Add(haPID, processtest.Behavior{CommandLine: stranger})
+			return stop.Forcible{Processes: &f.table}
+		}, stop.PhaseFind, stop.ErrIdentityUnknown},
+		{"graceful", func(f *fixture) stop.Stopper {
+			return stop.Graceful{Processes: &f.table, Timeout: 10 * time.Millisecond}
+		}, stop.PhaseGraceful, context.DeadlineExceeded},
+		{"kill", func(f *fixture) stop.Stopper {
+			f.table.Add(driverPID, processtest.Behavior{RefuseKill: true, CommandLine: f.drv.Behavior().CommandLine})
+			return stop.Forcible{Processes: &f.table, Timeout: 10 * time.Millisecond}
+		}, stop.PhaseKill, processtest.ErrKillRefused},
+		{"clean-up", func(f *fixture) stop.Stopper {
+			return stop.Forcible{Processes: &f.table, Disks: failingDisks{}}
+		}, stop.PhaseCleanUp, os.ErrPermission},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, processtest.Behavior{IgnoreInterrupt: true}, processtest.Behavior{})
+			res, err := tc.setup(f).Stop(context.Background(), f.inst)
+			var se *stop.Error
+			require.ErrorAs(t, err, &se)
+			assert.Equal(t, "default", se.Instance)
+			assert.Equal(t, tc.phase, se.Phase)
+			assert.ErrorIs(t, err, tc.cause)
+			assert.Equal(t, err, res.Err)
+			assert.Equal(t, tc.phase == stop.PhaseCleanUp, res.Stopped())
+		})
+	}
+}
+
+// TestStepFields: steps carry their kind, role and PID for programs.
+func TestStepFields(t *testing.T) {
+	f := newFixture(t, processtest.Behavior{}, processtest.Behavior{})
+	res, err := stop.Forcible{Processes: &f.table}.Stop(context.Background(), f.inst)
+	require.NoError(t, err)
+	var kills []stop.Step
+	for _, s := range res.Steps {
+		if s.Kind == stop.StepKill {
+			kills = append(kills, s)
+		}
+	}
+	require.Len(t, kills, 2)
+	assert.Equal(t, stop.RoleDriver, kills[0].Role)
+	assert.Equal(t, driverPID, kills[0].PID)
+	assert.Equal(t, stop.RoleHostAgent, kills[1].Role)
+	assert.Equal(t, haPID, kills[1].PID)
 }
