@@ -72,6 +72,11 @@
 //	                                                    never group 0
 //	forced kill       SIGKILL to the driver, then the   TerminateProcess on each process's
 //	                  host agent                        handle; never a console event
+//	process tree      the descendants of each killed    the descendants (a snapshot's parent
+//	                  process (the kernel's children    links, checked against creation
+//	                  lists on Linux), pinned first;    times), pinned first
+//	                  the host agent's process group,
+//	                  only while it leads it and lives
 //	confirm           pidfd poll (Linux), kqueue        WaitForSingleObject, bounded
 //	                  NOTE_EXIT (macOS), bounded
 //	WSL2 distro       -                                 wsl.exe --terminate lima-<name>,
