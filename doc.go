@@ -63,9 +63,11 @@
 //
 //	step              Linux / macOS                     Windows (incl. WSL2)
 //	----              -------------                     --------------------
-//	graceful request  SIGINT to the host agent,         the host agent's stop event
-//	                  through its pidfd on Linux        (process.InterruptEventName); else,
-//	                                                    if the caller opts in with
+//	graceful request  SIGINT to the host agent,         the stop event the host agent created
+//	                  through its pidfd on Linux        with stopsignal.Notify, by the name
+//	                                                    process.SystemTable.EventName gives
+//	                                                    (default process.InterruptEventName);
+//	                                                    else, if the caller opts in with
 //	                                                    process.SystemTable{ConsoleBreak: true},
 //	                                                    CTRL_BREAK to its own process group
 //	                                                    when it shares the caller's console;

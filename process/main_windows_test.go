@@ -5,32 +5,36 @@ package process_test
 
 import (
 	"os"
+	"strconv"
 
-	"golang.org/x/sys/windows"
-
-	"github.com/limastop/stop/process"
+	"github.com/limastop/stop/stopsignal"
 )
 
-// stopEventEnv makes a waiter opt into the console-less stop event.
-const stopEventEnv = "PROCESS_TEST_STOP_EVENT=1"
+// stopEventVar makes a waiter opt into the console-less stop event: "1"
+// by the default name, anything else by that prefix followed by its PID.
+const stopEventVar = "PROCESS_TEST_STOP_EVENT"
 
-// watchStopEvent creates the waiter's stop event, if it opted in, and closes
-// fired when the event is set.
+// stopEventEnv makes a waiter opt into the stop event by its default name.
+const stopEventEnv = stopEventVar + "=1"
+
+// watchStopEvent opts the waiter into the stop event, as a host agent does,
+// if the test asked for it, and closes fired when the event is set.
 func watchStopEvent(fired chan<- struct{}) {
-	if os.Getenv("PROCESS_TEST_STOP_EVENT") != "1" {
+	v := os.Getenv(stopEventVar)
+	if v == "" {
 		return
 	}
-	name, err := windows.UTF16PtrFromString(process.InterruptEventName(os.Getpid()))
-	if err != nil {
-		panic(err)
+	var opts []stopsignal.Option
+	if v != "1" {
+		opts = append(opts, stopsignal.EventName(v+strconv.Itoa(os.Getpid())))
 	}
-	ev, err := windows.CreateEvent(nil, 1, 0, name)
-	if err != nil {
+	c := make(chan os.Signal, 1)
+	// Never stopped: the waiter exits once it fires.
+	if _, err := stopsignal.Notify(c, opts...); err != nil {
 		panic(err)
 	}
 	go func() {
-		if _, err := windows.WaitForSingleObject(ev, windows.INFINITE); err == nil {
-			close(fired)
-		}
+		<-c
+		close(fired)
 	}()
 }

@@ -124,14 +124,26 @@ func System() Table { return SystemTable{} }
 // is what System returns.
 type SystemTable struct {
 	// ConsoleBreak lets Interrupt on Windows fall back to CTRL_BREAK for a
-	// process that did not opt into the stop event (InterruptEventName)
-	// and shares the caller's console. Windows sends the event to the
+	// process that did not opt into the stop event (EventName) and
+	// shares the caller's console. Windows sends the event to the
 	// process group whose ID is the PID; for a process that does not lead
 	// its own group, it sends it to every process on the console, the
 	// caller included. So set it only when the processes were started with
 	// CREATE_NEW_PROCESS_GROUP, as Lima starts its host agent. Other OSes
 	// ignore it.
 	ConsoleBreak bool
+
+	// EventName names the stop event that Interrupt on Windows sets for
+	// the process with the given PID. It must give the name the process
+	// created its event by: the one its host agent passed to
+	// stopsignal.EventName (package github.com/limastop/stop/stopsignal).
+	// Nil means InterruptEventName, the default of both sides. An empty
+	// name means the process has no stop event, so that only ConsoleBreak
+	// can interrupt it. A name that holds more than the PID, such as the
+	// Rancher Desktop daemon's, which holds the instance name, takes a
+	// table per instance: a SystemTable is a plain value, cheap to make
+	// for each stop. Other OSes ignore it.
+	EventName func(pid int) string
 }
 
 // Find implements Table.
@@ -295,12 +307,15 @@ func VerifyStartTime(p Process, recorded time.Time) error {
 	return nil
 }
 
-// InterruptEventName returns the name of the Windows event that a process
-// with the given PID opts into for console-less interrupts: it creates a
-// manual-reset event of this name and shuts down gracefully once the event
-// is set. Interrupt sets it when it exists, so a caller without a console,
-// such as a Windows service, can stop the process gracefully. The name lives
-// in the session's Local namespace.
+// InterruptEventName returns the default name of the Windows event that a
+// process with the given PID opts into for console-less interrupts: it
+// creates a manual-reset event of this name, as stopsignal.Notify does
+// (package github.com/limastop/stop/stopsignal), and shuts down gracefully
+// once the event is set. Interrupt sets it when it exists, so a caller
+// without a console, such as a Windows service, can stop the process
+// gracefully. The name lives in the session's Local namespace.
+// SystemTable.EventName and stopsignal.EventName replace it, for host
+// agents that already name their event otherwise.
 func InterruptEventName(pid int) string {
 	return `Local\limastop-interrupt-` + strconv.Itoa(pid)
 }

@@ -25,7 +25,11 @@ func (t SystemTable) find(pid int) (Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &windowsProcess{pid: pid, h: h, consoleBreak: t.ConsoleBreak}
+	eventName := t.EventName
+	if eventName == nil {
+		eventName = InterruptEventName
+	}
+	p := &windowsProcess{pid: pid, h: h, consoleBreak: t.ConsoleBreak, eventName: eventName}
 	if err := p.checkRunning(); err != nil {
 		p.Release()
 		return nil, err
@@ -65,7 +69,8 @@ type windowsProcess struct {
 	pid          int
 	start        time.Time
 	h            windows.Handle
-	consoleBreak bool // see SystemTable.ConsoleBreak
+	consoleBreak bool                 // see SystemTable.ConsoleBreak
+	eventName    func(pid int) string // see SystemTable.EventName; never nil
 }
 
 func (p *windowsProcess) PID() int             { return p.pid }
@@ -108,7 +113,7 @@ func (p *windowsProcess) Kill() error {
 	return nil
 }
 
-// Interrupt sets the process's stop event (see InterruptEventName) if it
+// Interrupt sets the process's stop event (see SystemTable.EventName) if it
 // created one. Otherwise, only if SystemTable.ConsoleBreak allows it and the
 // process shares the caller's console, it sends CTRL_BREAK to the process
 // group whose ID is the process's PID: a console control event cannot cross
@@ -118,35 +123,54 @@ func (p *windowsProcess) Interrupt() error {
 	if err := p.checkRunning(); err != nil {
 		return err
 	}
-	name, err := windows.UTF16PtrFromString(InterruptEventName(p.pid))
-	if err != nil {
-		return err
-	}
-	ev, err := windows.OpenEvent(windows.EVENT_MODIFY_STATE, false, name)
-	if err == nil {
-		defer windows.CloseHandle(ev)
-		if err := windows.SetEvent(ev); err != nil {
-			return fmt.Errorf("failed to set the stop event of pid %d: %w", p.pid, err)
+	name := p.eventName(p.pid)
+	if name != "" {
+		if set, err := setEvent(p.pid, name); set || err != nil {
+			return err
 		}
-		return nil
 	}
-	if !errors.Is(err, windows.ERROR_FILE_NOT_FOUND) {
-		return fmt.Errorf("failed to open the stop event of pid %d: %w", p.pid, err)
+	// Named in every refusal, so that a host agent that names its event
+	// otherwise shows in the error. Unquoted: %q would double every
+	// backslash of the namespace.
+	noEvent := fmt.Sprintf("pid %d has no stop event %s", p.pid, name)
+	if name == "" {
+		noEvent = fmt.Sprintf("pid %d has no stop event (SystemTable.EventName gave none)", p.pid)
 	}
 	if !p.consoleBreak {
-		return fmt.Errorf("%w: pid %d has no stop event, and CTRL_BREAK is not enabled (SystemTable.ConsoleBreak)", ErrInterruptUnavailable, p.pid)
+		return fmt.Errorf("%w: %s, and CTRL_BREAK is not enabled (SystemTable.ConsoleBreak)", ErrInterruptUnavailable, noEvent)
 	}
 	pids, err := consoleProcesses()
 	if err != nil {
-		return fmt.Errorf("%w: pid %d has no stop event and the caller has no console: %w", ErrInterruptUnavailable, p.pid, err)
+		return fmt.Errorf("%w: %s and the caller has no console: %w", ErrInterruptUnavailable, noEvent, err)
 	}
 	if !slices.Contains(pids, uint32(p.pid)) {
-		return fmt.Errorf("%w: pid %d has no stop event and does not share the caller's console", ErrInterruptUnavailable, p.pid)
+		return fmt.Errorf("%w: %s and does not share the caller's console", ErrInterruptUnavailable, noEvent)
 	}
 	if err := windows.GenerateConsoleCtrlEvent(windows.CTRL_BREAK_EVENT, uint32(p.pid)); err != nil {
 		return fmt.Errorf("failed to send CTRL_BREAK to the process group of pid %d: %w", p.pid, err)
 	}
 	return nil
+}
+
+// setEvent sets pid's stop event name and reports whether it exists. Only
+// the right to set it is asked for: a stopper needs no more.
+func setEvent(pid int, name string) (bool, error) {
+	name16, err := windows.UTF16PtrFromString(name)
+	if err != nil {
+		return false, fmt.Errorf("bad stop event name %q for pid %d: %w", name, pid, err)
+	}
+	ev, err := windows.OpenEvent(windows.EVENT_MODIFY_STATE, false, name16)
+	if errors.Is(err, windows.ERROR_FILE_NOT_FOUND) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("failed to open the stop event %s of pid %d: %w", name, pid, err)
+	}
+	defer windows.CloseHandle(ev)
+	if err := windows.SetEvent(ev); err != nil {
+		return false, fmt.Errorf("failed to set the stop event %s of pid %d: %w", name, pid, err)
+	}
+	return true, nil
 }
 
 // Wait waits on the process handle and on an event that ctx's end sets.

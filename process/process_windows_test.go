@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -26,6 +27,46 @@ func TestInterruptStopEvent(t *testing.T) {
 	p := find(t, c.pid)
 	require.NoError(t, p.Interrupt())
 	assert.Equal(t, exitInterrupted, c.exitCode(t))
+}
+
+// TestInterruptEventName covers stop events by other names than the
+// default: the stopper's table must name the event as the target did, and a
+// table that names no event leaves the target alone even if it opted in.
+func TestInterruptEventName(t *testing.T) {
+	const prefix = `Local\rdd-test-interrupt-hostagent-sim-`
+	custom := func(pid int) string { return prefix + strconv.Itoa(pid) }
+	for _, tc := range []struct {
+		name            string
+		event           string // the waiter's stopEventVar
+		table           process.SystemTable
+		wantInterrupted bool
+		wantInErr       func(pid int) string // a part of the error
+	}{
+		{name: "custom", event: prefix, table: process.SystemTable{EventName: custom}, wantInterrupted: true},
+		{name: "custom, table default", event: prefix, wantInErr: process.InterruptEventName},
+		{name: "default, table custom", event: "1", table: process.SystemTable{EventName: custom}, wantInErr: custom},
+		{name: "table names none", event: "1", table: process.SystemTable{EventName: func(int) string { return "" }},
+			wantInErr: func(int) string { return "no stop event" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startChild(t, stopEventVar+"="+tc.event)
+			p, err := tc.table.Find(c.pid)
+			require.NoError(t, err)
+			defer p.Release()
+
+			err = p.Interrupt()
+			if tc.wantInterrupted {
+				require.NoError(t, err)
+				assert.Equal(t, exitInterrupted, c.exitCode(t))
+				return
+			}
+			require.ErrorIs(t, err, process.ErrInterruptUnavailable)
+			assert.Contains(t, err.Error(), tc.wantInErr(c.pid))
+			t.Log(err)
+			require.NoError(t, c.stdin.Close())
+			assert.Equal(t, exitStdinClosed, c.exitCode(t), "the target was signalled")
+		})
+	}
 }
 
 // TestInterruptWithoutStopEvent covers a target that did not opt into the

@@ -60,6 +60,7 @@ type childConfig struct {
 	ShutdownDelay   time.Duration `json:"shutdownDelay"`
 	IgnoreInterrupt bool          `json:"ignoreInterrupt"`
 	NoStopEvent     bool          `json:"noStopEvent"`
+	StopEventPrefix string        `json:"stopEventPrefix"`
 	NoPIDFileArgs   bool          `json:"noPIDFileArgs"`
 	Lifetime        time.Duration `json:"lifetime"`
 }
@@ -98,6 +99,7 @@ func newChildConfig(opts Options) (childConfig, error) {
 		ShutdownDelay:   opts.ShutdownDelay,
 		IgnoreInterrupt: opts.IgnoreInterrupt,
 		NoStopEvent:     opts.NoStopEvent,
+		StopEventPrefix: opts.StopEventPrefix,
 		NoPIDFileArgs:   opts.NoPIDFileArgs,
 		Lifetime:        lifetime,
 	}, nil

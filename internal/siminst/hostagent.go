@@ -16,9 +16,12 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/limastop/stop/stopsignal"
 )
 
 // runHostAgent is the fake host agent: it writes ha.pid, serves ha.sock,
@@ -27,10 +30,18 @@ import (
 func runHostAgent(cfg childConfig, log *slog.Logger) int {
 	lifetime := time.NewTimer(cfg.Lifetime)
 	interrupts := make(chan os.Signal, 1)
-	signal.Notify(interrupts, os.Interrupt, syscall.SIGTERM)
-	if !cfg.NoStopEvent {
-		if err := notifyStopEvent(interrupts, log); err != nil {
-			log.Error("failed to create the stop event", "error", err)
+	if cfg.NoStopEvent {
+		// Like Lima v1.2.2's host agent: signals only, which on Unix
+		// is all that stopsignal.Notify relays as well.
+		signal.Notify(interrupts, os.Interrupt, syscall.SIGTERM)
+	} else {
+		var opts []stopsignal.Option
+		if cfg.StopEventPrefix != "" {
+			opts = append(opts, stopsignal.EventName(cfg.StopEventPrefix+strconv.Itoa(os.Getpid())))
+		}
+		// Not stopped before exiting: the process ends with it.
+		if _, err := stopsignal.Notify(interrupts, opts...); err != nil {
+			log.Error("failed to opt into stop requests", "error", err)
 			return exitFailure
 		}
 	}

@@ -95,9 +95,17 @@ type Options struct {
 	// evidence than the command line.
 	NoPIDFileArgs bool
 	// NoStopEvent keeps the host agent from opting into console-less
-	// interrupts on Windows (process.InterruptEventName), as Lima v1.2.2's
-	// host agent does not. Other OSes ignore it.
+	// interrupts on Windows (stopsignal.Notify), as Lima v1.2.2's host
+	// agent does not. Other OSes ignore it.
 	NoStopEvent bool
+	// StopEventPrefix names the host agent's stop event on Windows: the
+	// prefix followed by the host agent's PID in decimal, as the Rancher
+	// Desktop daemon names its host agents' events
+	// (Local\rdd-<suffix>-interrupt-hostagent-<instance>-<pid>). A stopper
+	// then needs a process.SystemTable whose EventName gives the same.
+	// Empty means the default, process.InterruptEventName. Other OSes
+	// check it (see stopsignal.EventName) but ignore it.
+	StopEventPrefix string
 	// Lifetime is how long each simulated process lives at most: it then
 	// exits by itself, so a failing test cannot leave it behind. Zero
 	// means DefaultLifetime.

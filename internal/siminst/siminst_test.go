@@ -20,6 +20,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/limastop/stop/internal/siminst"
 	"github.com/limastop/stop/internal/testutil"
@@ -28,7 +29,7 @@ import (
 
 func TestMain(m *testing.M) {
 	siminst.RunIfChild()
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 // testLifetime keeps the simulated processes of a failing test from
@@ -532,6 +533,13 @@ func TestStartErrors(t *testing.T) {
 			require.Error(t, err)
 		})
 	}
+
+	// The host agent fails rather than run without the stop event it was
+	// asked to create; the name is checked on every OS.
+	t.Run("bad stop event name", func(t *testing.T) {
+		_, err := siminst.Start(t.Context(), siminst.Options{LimaHome: home, Name: "badevent", StopEventPrefix: "a\x00b"})
+		require.ErrorContains(t, err, "failed to opt into stop requests")
+	})
 
 	t.Run("instance already running", func(t *testing.T) {
 		inst := start(t, siminst.Options{})

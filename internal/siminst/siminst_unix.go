@@ -6,7 +6,6 @@
 package siminst
 
 import (
-	"log/slog"
 	"os"
 	"syscall"
 )
@@ -26,6 +25,3 @@ func killed(state *os.ProcessState) bool {
 	ws, ok := state.Sys().(syscall.WaitStatus)
 	return ok && ws.Signaled()
 }
-
-// notifyStopEvent does nothing on Unix, where interrupts are signals.
-func notifyStopEvent(chan<- os.Signal, *slog.Logger) error { return nil }
