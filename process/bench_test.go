@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/limastop/stop/process"
 )
 
 // BenchmarkExitDetection measures how long Wait takes to return after a
@@ -39,4 +41,38 @@ func BenchmarkExitDetection(b *testing.B) {
 	slices.Sort(latencies)
 	b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(latencies[len(latencies)-1].Microseconds()), "max-µs")
+}
+
+// BenchmarkIdentify measures what the identity check adds to a lookup:
+// "find" pins the process and reads its start time, all that the rule of
+// the start time against the pid file's modification time needed; "find
+// and command line" also reads the command line through the pin, which
+// the rules by command line need; "list" is the scan of the whole process
+// table paid only when a pid file is unusable or missing.
+func BenchmarkIdentify(b *testing.B) {
+	c := startChild(b)
+	b.Run("find", func(b *testing.B) {
+		for b.Loop() {
+			p, err := process.System().Find(c.pid)
+			require.NoError(b, err)
+			_ = p.StartTime()
+			_ = p.Release()
+		}
+	})
+	b.Run("find and command line", func(b *testing.B) {
+		for b.Loop() {
+			p, err := process.System().Find(c.pid)
+			require.NoError(b, err)
+			_ = p.StartTime()
+			_, err = p.CommandLine()
+			require.NoError(b, err)
+			_ = p.Release()
+		}
+	})
+	b.Run("list", func(b *testing.B) {
+		for b.Loop() {
+			_, err := process.System().(process.Lister).List()
+			require.NoError(b, err)
+		}
+	})
 }

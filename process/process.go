@@ -11,8 +11,10 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -169,17 +171,26 @@ func CheckPID(pid int) error {
 	if pid == os.Getpid() {
 		return fmt.Errorf("%w: %d is the caller's own PID", ErrUnsafePID, pid)
 	}
+	if up, err := firstAncestors(); err == nil && !slices.Contains(up, pid) {
+		return nil
+	}
+	// Listed once, or the first listing failed: a fresh walk decides.
 	up, err := ancestors()
 	if err != nil {
 		return fmt.Errorf("%w: cannot list the caller's ancestors to rule out %d: %w", ErrUnsafePID, pid, err)
 	}
-	for i, a := range up {
-		if a == pid {
-			return fmt.Errorf("%w: %d is an ancestor of the caller (%d generations up)", ErrUnsafePID, pid, i+1)
-		}
+	if i := slices.Index(up, pid); i >= 0 {
+		return fmt.Errorf("%w: %d is an ancestor of the caller (%d generations up)", ErrUnsafePID, pid, i+1)
 	}
 	return nil
 }
+
+// firstAncestors lists the caller's ancestors once. A process gains no
+// ancestors after it starts: when a parent dies, its children go to a
+// subreaper or to init, both ancestors already, and Windows never
+// re-parents. So a PID missing from this first list is no ancestor now; a
+// PID on it may be a dead ancestor's, reused, and is checked afresh.
+var firstAncestors = sync.OnceValues(ancestors)
 
 // checkRange refuses PIDs <= 1 and beyond 32 bits. It takes an int64 so
 // that the check comes before any narrowing to int, which on a 32-bit
