@@ -4,7 +4,6 @@
 package process
 
 import (
-	"errors"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -34,30 +33,6 @@ func (p *darwinProcess) Children() ([]int, error) {
 	return pids, nil
 }
 
-// KillGroup checks the start time before and after reading the group ID,
-// then signals the group (see GroupKiller).
-func (p *darwinProcess) KillGroup() error {
-	if err := p.check(); err != nil {
-		return err
-	}
-	pgid, err := unix.Getpgid(p.pid)
-	if err != nil {
-		if errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("pid %d: %w", p.pid, ErrNotFound)
-		}
-		return fmt.Errorf("failed to read the process group of pid %d: %w", p.pid, err)
-	}
-	if err := p.check(); err != nil {
-		return err
-	}
-	if pgid != p.pid {
-		return fmt.Errorf("%w: pid %d is in group %d", ErrNotGroupLeader, p.pid, pgid)
-	}
-	if err := unix.Kill(-p.pid, unix.SIGKILL); err != nil {
-		if errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("process group %d: %w", p.pid, ErrNotFound)
-		}
-		return fmt.Errorf("failed to kill process group %d: %w", p.pid, err)
-	}
-	return nil
-}
+// KillGroup checks the start time before and after reading the group ID
+// (see killGroup).
+func (p *darwinProcess) KillGroup() error { return killGroup(p.pid, p.check) }

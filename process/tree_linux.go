@@ -109,32 +109,13 @@ func readDirNames(dir string) ([]string, error) {
 }
 
 // KillGroup checks through the pidfd that the process is alive both before
-// and after reading its group ID, so the ID read is this process's, then
-// signals the group. Only if the leader died in the microseconds after the
-// second check, and its whole group with it, and a new process took the PID
-// and made itself a group leader, could the signal reach another group.
+// and after reading its group ID, so the ID read is this process's (see
+// killGroup).
 func (p *linuxProcess) KillGroup() error {
-	if gone, err := p.exited(); err != nil || gone {
-		return p.goneErr(err)
-	}
-	pgid, err := unix.Getpgid(p.pid)
-	if err != nil {
-		if errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("pid %d: %w", p.pid, ErrNotFound)
+	return killGroup(p.pid, func() error {
+		if gone, err := p.exited(); err != nil || gone {
+			return p.goneErr(err)
 		}
-		return fmt.Errorf("failed to read the process group of pid %d: %w", p.pid, err)
-	}
-	if gone, err := p.exited(); err != nil || gone {
-		return p.goneErr(err)
-	}
-	if pgid != p.pid {
-		return fmt.Errorf("%w: pid %d is in group %d", ErrNotGroupLeader, p.pid, pgid)
-	}
-	if err := unix.Kill(-p.pid, unix.SIGKILL); err != nil {
-		if errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("process group %d: %w", p.pid, ErrNotFound)
-		}
-		return fmt.Errorf("failed to kill process group %d: %w", p.pid, err)
-	}
-	return nil
+		return nil
+	})
 }
