@@ -4,7 +4,6 @@
 package siminst
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,11 +12,9 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -25,8 +22,10 @@ import (
 )
 
 // runHostAgent is the fake host agent: it writes ha.pid, serves ha.sock,
-// starts the driver (for vz: writes vz.pid itself) and, on an interrupt,
-// shuts down like limactl hostagent does. It returns the exit code.
+// starts the driver (for vz: writes vz.pid itself), the external driver
+// server and the helpers that cfg asks for and, on an interrupt, shuts down
+// like limactl hostagent does: it stops them all and waits for them before
+// it removes its files. It returns the exit code.
 func runHostAgent(cfg childConfig, log *slog.Logger) int {
 	lifetime := time.NewTimer(cfg.Lifetime)
 	interrupts := make(chan os.Signal, 1)
@@ -61,27 +60,24 @@ func runHostAgent(cfg childConfig, log *slog.Logger) int {
 		}
 		log.Warn("serving no API: this OS cannot listen on a unix socket here", "socket", sock, "error", err)
 	}
-	drv, err := startDriver(cfg, log)
+	kids, ready, err := startChildren(cfg, log)
 	if err == nil {
 		err = writeEvent(cfg.Dir, eventStatus{Running: true, SSHLocalPort: SSHLocalPort})
 	}
 	if err == nil {
 		// Nothing is written to stdout after this line: Start stops
 		// reading, and on Unix a write to the closed pipe kills.
-		_, err = fmt.Fprintf(os.Stdout, "%s%d\n", readyPrefix, drv.pid)
+		_, err = fmt.Fprintln(os.Stdout, ready)
 		_ = os.Stdout.Close()
 	}
 	if err != nil {
 		log.Error("failed to start", "error", err)
-		if drv != nil {
-			drv.stop()
-			<-drv.done
-		}
+		stopAll(kids.procs, lifetime.C)
 		closeServer(srv)
-		removeFiles(log, sock, pidFile)
+		removeFiles(log, append(kids.files, sock, pidFile)...)
 		return exitFailure
 	}
-	log.Info("running", "driver", drv.pid)
+	log.Info("running", "children", ready)
 
 	for waiting := true; waiting; {
 		select {
@@ -102,12 +98,10 @@ func runHostAgent(cfg childConfig, log *slog.Logger) int {
 	case <-lifetime.C:
 		return exitBy(cfg, log, ReasonLifetime, exitLifetime)
 	}
-	drv.stop()
-	select {
-	case <-drv.done:
-	case <-lifetime.C:
+	if !stopAll(kids.procs, lifetime.C) {
 		return exitBy(cfg, log, ReasonLifetime, exitLifetime)
 	}
+	removeFiles(log, kids.files...)
 	// Like Lima's host agent, whose Run emits the exiting event once the
 	// driver has stopped, on its way out: a watcher of the events learns
 	// of the shutdown at its end, not at its start.
@@ -157,87 +151,48 @@ func removeFiles(log *slog.Logger, paths ...string) {
 	}
 }
 
-// driverProc is the driver as the host agent sees it: its child process,
-// or, for vz, a part of the host agent itself.
-type driverProc struct {
-	pid   int
-	done  chan struct{} // closed once the driver has stopped
-	stdin *os.File      // the child's; nil in the host agent
-	// stopSelf stops the driver in the host agent; nil for a child.
-	stopSelf func()
+// hostAgentChildren is what the host agent starts besides its API.
+type hostAgentChildren struct {
+	// procs are its driver, its external driver server and its first
+	// helper, those that are set, in this order: the order to stop them
+	// in, though they are all asked at once.
+	procs []*proc
+	// files are the external driver server's pid file and socket, which
+	// the host agent writes and removes.
+	files []string
 }
 
-// startDriver starts the driver in its own process group, as Lima starts
-// QEMU, and returns once it has written its pid file. For vz it writes the
-// pid file with the host agent's own PID, as Lima's vz driver does.
-func startDriver(cfg childConfig, log *slog.Logger) (*driverProc, error) {
-	if driverInHostAgent(cfg.VMType) {
-		pidFile := filepath.Join(cfg.Dir, driverPIDFileName(cfg.VMType))
-		if err := writePIDFile(pidFile, false); err != nil {
-			return nil, fmt.Errorf("failed to write the driver's pid file: %w", err)
+// startChildren starts the driver, then the external driver server and the
+// helpers that cfg asks for, and returns what it started, with the
+// readiness line that reports them. On error it returns what it started,
+// for the caller to stop and remove.
+func startChildren(cfg childConfig, log *slog.Logger) (hostAgentChildren, readiness, error) {
+	var kids hostAgentChildren
+	var ready readiness
+	drv, err := startDriver(cfg, log)
+	if err != nil {
+		return kids, ready, err
+	}
+	kids.procs = append(kids.procs, drv)
+	ready.driver = drv.pid
+	if cfg.ExternalDriver != "" {
+		ext, files, err := startExternalDriver(cfg)
+		kids.files = files
+		if ext != nil {
+			kids.procs = append(kids.procs, ext)
+			ready.externalDriver = ext.pid
 		}
-		d := &driverProc{pid: os.Getpid(), done: make(chan struct{})}
-		d.stopSelf = func() {
-			removeFiles(log, pidFile)
-			close(d.done)
+		if err != nil {
+			return kids, ready, err
 		}
-		return d, nil
 	}
-	cfg.Role = RoleDriver
-	env, err := childEnv(cfg)
-	if err != nil {
-		return nil, err
+	if cfg.Descendants > 0 {
+		helper, pids, err := startHelpers(cfg, cfg.Descendants)
+		if err != nil {
+			return kids, ready, err
+		}
+		kids.procs = append(kids.procs, helper)
+		ready.helpers = pids
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	stdinR, stdinW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	defer stdinR.Close()
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		stdinW.Close()
-		return nil, err
-	}
-	defer outR.Close()
-	cmd := exec.Command(exe, driverArgs(cfg)...)
-	cmd.Env = env
-	cmd.Stdin = stdinR
-	cmd.Stdout = outW
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = backgroundSysProcAttr()
-	err = cmd.Start()
-	outW.Close()
-	if err != nil {
-		stdinW.Close()
-		return nil, fmt.Errorf("failed to start the driver: %w", err)
-	}
-	d := &driverProc{pid: cmd.Process.Pid, stdin: stdinW, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		close(d.done)
-	}()
-	line, err := bufio.NewReader(outR).ReadString('\n')
-	if err == nil && strings.TrimSpace(line) != readyLine {
-		err = fmt.Errorf("unexpected readiness line %q", line)
-	}
-	if err != nil {
-		d.stop()
-		<-d.done
-		return nil, fmt.Errorf("the driver did not get ready: %w", err)
-	}
-	return d, nil
-}
-
-// stop asks the driver to stop: the stop line, then EOF. Call it once.
-func (d *driverProc) stop() {
-	if d.stopSelf != nil {
-		d.stopSelf()
-		return
-	}
-	_, _ = fmt.Fprintln(d.stdin, stopLine)
-	_ = d.stdin.Close()
+	return kids, ready, nil
 }

@@ -24,6 +24,10 @@ const (
 	disksDir    = "_disks"
 	dataDisk    = "datadisk"
 	inUseBy     = "in_use_by"
+	// Suffixes of the pid file and socket of an external driver server
+	// of Lima master, after the driver's name.
+	externalDriverPIDSuffix  = ".drv.pid"
+	externalDriverSockSuffix = ".drv.sock"
 )
 
 // vmTypeWSL2 is the vmType whose driver writes no pid file: Lima keeps a
@@ -71,6 +75,24 @@ func driverArgs(cfg childConfig) []string {
 	}
 	return args
 }
+
+// externalDriverArgs returns the arguments, after the executable, of the
+// external driver server of cfg, as Lima master starts one.
+func externalDriverArgs(cfg childConfig) []string {
+	return []string{"--inst-dir", cfg.Dir}
+}
+
+// externalDriverFiles returns the pid file and socket of the external
+// driver server of cfg.
+func externalDriverFiles(cfg childConfig) (pidFile, sock string) {
+	base := filepath.Join(cfg.Dir, cfg.ExternalDriver)
+	return base + externalDriverPIDSuffix, base + externalDriverSockSuffix
+}
+
+// helperArgs returns the arguments, after the executable, of a helper. They
+// name no file of the instance: a helper is found by its ancestry alone, as
+// the ssh processes of Lima's host agent are.
+func helperArgs() []string { return []string{"helper"} }
 
 // createLayout creates what limactl create would have left in cfg.Dir and
 // the disks locked to it, and empties the host agent's logs as limactl

@@ -21,8 +21,8 @@ type Reason string
 const (
 	// ReasonInterrupted: the host agent was interrupted and shut down.
 	ReasonInterrupted Reason = "interrupted"
-	// ReasonStdinClosed: the driver's host agent asked it to stop and
-	// closed its stdin.
+	// ReasonStdinClosed: the process's parent (the host agent, or for a
+	// helper the helper before it) asked it to stop and closed its stdin.
 	ReasonStdinClosed Reason = "stdin-closed"
 	// ReasonLifetime: the process reached Options.Lifetime.
 	ReasonLifetime Reason = "lifetime"
@@ -50,8 +50,9 @@ func recordFile(limaHome, name string) string {
 	return filepath.Join(limaHome, "_siminst-"+name+".jsonl")
 }
 
-// appendJSONLine appends v as one JSON line in a single write, which keeps
-// the lines of concurrently writing processes apart.
+// appendJSONLine appends v as one JSON line in a single write, holding
+// the file's append lock (see lockAppend), which keeps the lines of
+// concurrently writing processes apart.
 func appendJSONLine(path string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -61,11 +62,13 @@ func appendJSONLine(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
+	unlock, err := lockAppend(f)
+	if err != nil {
 		f.Close()
-		return err
+		return fmt.Errorf("failed to lock %q: %w", path, err)
 	}
-	return f.Close()
+	_, err = f.Write(append(b, '\n'))
+	return errors.Join(err, unlock(), f.Close())
 }
 
 // readRecords reads the records in path; a missing file holds none.

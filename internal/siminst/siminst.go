@@ -3,31 +3,58 @@
 
 // Package siminst runs a simulated Lima instance made of real processes: a
 // fake host agent, started as a child of the caller, and a fake driver that
-// the host agent starts as its own child, as limactl does with QEMU. Both
-// are the caller's binary re-executed, so a program that uses Start must
-// call RunIfChild first thing in main (or TestMain).
+// the host agent starts as its own child, as limactl does with QEMU. On
+// request the host agent also starts an external driver server, as Lima
+// master does, and a chain of helpers, as Lima's host agent starts ssh and
+// the like. All are the caller's binary re-executed, so a program that uses
+// Start must call RunIfChild first thing in main (or TestMain).
 //
-// The processes get Lima v1.2.2's command lines, so that a stop policy can
-// tell them by the pid files they name, as it tells Lima's: the host agent
-// runs as
+// The processes get Lima's command lines, so that a stop policy can tell
+// them by the files they name, as it tells Lima's: the host agent runs as
 //
 //	<executable> hostagent --pidfile <Dir>/ha.pid --socket <Dir>/ha.sock <name>
 //
-// and the driver as
+// the driver as
 //
 //	<executable> -name lima-<name> -pidfile <Dir>/<vmType>.pid
+//
+// and an external driver server (Options.ExternalDriver) as
+//
+//	<executable> --inst-dir <Dir>
 //
 // where Dir is the instance directory as Options gave it (made absolute,
 // symlinks not resolved). The wsl2 driver, which has no pid file, gets
 // only -name lima-<name>. As in Lima, the vz driver is no process of its
 // own: the host agent writes vz.pid with its own PID. Options.NoPIDFileArgs
-// drops the pid file arguments. What the processes need to know travels
-// in an environment variable instead, which RunIfChild reads.
+// drops the pid file arguments. The helpers (Options.Descendants) run as
+// "<executable> helper" and name no file: only their ancestry ties them to
+// the instance. What the processes need to know travels in an environment
+// variable instead, which RunIfChild reads.
+//
+// The processes and their groups, as in Lima:
+//
+//	process                parent               process group     pid file
+//	host agent             the caller           its own           ha.pid, written by itself
+//	driver                 host agent           its own           <vmType>.pid, written by itself
+//	external driver        host agent           its own           <driver>.drv.pid, written by the host agent
+//	helper 1               host agent           the host agent's  none
+//	helper n+1             helper n             the host agent's  none
+//
+// Each child but the vz driver stops when its parent writes a stop line to
+// its stdin, a helper after it has stopped its own child, and runs on when
+// its stdin reaches a bare EOF: a killed host agent leaves its driver, its
+// external driver server and its helpers running, as a killed limactl
+// hostagent leaves QEMU and ssh. Every process exits at Options.Lifetime at
+// the latest.
 //
 // The instance directory looks enough like Lima's for Lima's store.Inspect
 // to report the instance Running while the simulation runs and Stopped once
 // it has stopped: lima.yaml, ha.pid, ha.sock serving GET /v1/info, the
-// driver's pid file, ha.stdout.log with host agent events and ha.stderr.log.
+// driver's pid file, ha.stdout.log with host agent events and ha.stderr.log,
+// which all the processes log to. With an external driver, the host agent
+// also writes <driver>.drv.pid, holding the server's PID and no newline,
+// and <driver>.drv.sock, an empty file; it removes both once the server has
+// stopped.
 //
 // Each simulated process that ends by itself appends a Record to a file in
 // the Lima home directory, so tests can tell a graceful stop from a forced
@@ -45,7 +72,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -113,6 +139,22 @@ type Options struct {
 	// AdditionalDisks are disk names to create under LimaHome/_disks and
 	// lock to the instance with an in_use_by symlink, as Lima does.
 	AdditionalDisks []string
+	// ExternalDriver, if set, is the name of an external driver server of
+	// Lima master (e.g. "krunkit") that the host agent starts besides its
+	// driver, in a process group of its own, as "<executable> --inst-dir
+	// <Dir>". The host agent writes <Dir>/<ExternalDriver>.drv.pid with the
+	// server's PID and no trailing newline, as Lima master's parent does,
+	// and creates <Dir>/<ExternalDriver>.drv.sock; when it shuts down, it
+	// stops the server and removes both.
+	ExternalDriver string
+	// Descendants is how many helpers the host agent starts, at most 16:
+	// the first its child, each next one a child of the one before, all
+	// in the host agent's process group, as Lima's host agent starts ssh.
+	// They name no file of the instance. A host agent that shuts down
+	// stops them first; a killed one leaves them running (see
+	// Instance.HelperPIDs). On Windows they share its console process
+	// group, so a CTRL_BREAK sent to that group reaches them too.
+	Descendants int
 }
 
 // Exit is how the host agent ended, as its parent, the caller, saw it.
@@ -137,9 +179,18 @@ type Instance struct {
 	cmd      *exec.Cmd
 	haArgs   []string
 	drvArgs  []string
-	// driver pins the driver process; nil when the driver runs in the
-	// host agent (vz), which cmd already holds.
-	driver process.Process
+	extName  string // Options.ExternalDriver
+
+	// The processes the host agent started, pinned in Start, while they
+	// waited for their stop request, so that Close cannot kill a process
+	// that reuses one of their PIDs later; and their PIDs, which outlive
+	// the pins.
+	driver      process.Process // nil when the driver runs in the host agent (vz)
+	driverPID   int
+	external    process.Process // nil without Options.ExternalDriver
+	externalPID int
+	helpers     []process.Process // outermost first
+	helperPIDs  []int
 
 	haDone chan struct{} // closed once exit is set
 	exit   Exit
@@ -149,9 +200,10 @@ type Instance struct {
 }
 
 // Start creates the instance directory under opts.LimaHome, starts the fake
-// host agent and returns once the host agent and its driver have written
-// their pid files and the host agent handles interrupts. If ctx ends first,
-// the host agent is killed.
+// host agent and returns once the host agent, its driver and the external
+// driver and helpers that opts asks for are ready: the pid files are
+// written, and the host agent handles interrupts. If ctx ends first, the
+// host agent is killed.
 func Start(ctx context.Context, opts Options) (*Instance, error) {
 	if _, ok := os.LookupEnv(envChild); ok {
 		// A binary that forgot to call RunIfChild would otherwise start
@@ -176,35 +228,78 @@ func Start(ctx context.Context, opts Options) (*Instance, error) {
 		limaHome: filepath.Dir(cfg.Dir),
 		haArgs:   hostAgentArgs(cfg),
 		drvArgs:  driverArgs(cfg),
+		extName:  cfg.ExternalDriver,
 		haDone:   make(chan struct{}),
 	}
 	if driverInHostAgent(cfg.VMType) {
 		inst.drvArgs = inst.haArgs
 	}
-	ready, err := inst.startHostAgent(exe, cfg)
+	r, err := inst.startHostAgent(exe, cfg)
 	if err != nil {
 		return nil, err
 	}
-	driverPID, err := readReady(ctx, ready, inst.haDone)
-	switch {
-	case err != nil:
-		// Handled below, with the host agent's stderr.
-	case driverInHostAgent(cfg.VMType):
-		if driverPID != inst.cmd.Process.Pid {
-			err = fmt.Errorf("the host agent, pid %d, reported driver pid %d, not its own", inst.cmd.Process.Pid, driverPID)
-		}
-	default:
-		// Pinned now, while the driver waits for its stop request, so
-		// that Close cannot kill a process that reuses its PID later.
-		inst.driver, err = process.System().Find(driverPID)
+	line, err := readReady(ctx, r, inst.haDone)
+	var ready readiness
+	if err == nil {
+		want := readinessWant{driver: true, externalDriver: cfg.ExternalDriver != "", helpers: cfg.Descendants}
+		ready, err = parseReadiness(line, want)
+	}
+	if err == nil {
+		err = inst.pin(ready)
 	}
 	if err != nil {
-		_ = inst.cmd.Process.Kill()
-		<-inst.haDone
+		// Kills what was pinned, then the host agent; a process that
+		// could not be pinned ends at its lifetime.
+		_ = inst.Close()
 		stderr, _ := os.ReadFile(filepath.Join(cfg.Dir, haStderrLog))
 		return nil, fmt.Errorf("simulated host agent did not get ready: %w (stderr=%q)", err, stderr)
 	}
 	return inst, nil
+}
+
+// pin pins the processes that the host agent reported ready.
+func (i *Instance) pin(ready readiness) error {
+	ha := i.HostAgentPID()
+	if driverInHostAgent(i.vmType) {
+		if ready.driver != ha {
+			return fmt.Errorf("the host agent, pid %d, reported driver pid %d, not its own", ha, ready.driver)
+		}
+		i.driverPID = ha
+	} else if ready.driver == ha {
+		return fmt.Errorf("the host agent, pid %d, reported itself as its driver", ha)
+	}
+	if slices.Contains(ready.helpers, ha) || ready.externalDriver == ha {
+		return fmt.Errorf("the host agent, pid %d, reported itself as its child", ha)
+	}
+	find := func(pid int) (process.Process, error) {
+		p, err := process.System().Find(pid)
+		if err != nil {
+			return nil, fmt.Errorf("failed to pin pid %d: %w", pid, err)
+		}
+		return p, nil
+	}
+	var err error
+	if !driverInHostAgent(i.vmType) {
+		if i.driver, err = find(ready.driver); err != nil {
+			return err
+		}
+		i.driverPID = ready.driver
+	}
+	if ready.externalDriver != 0 {
+		if i.external, err = find(ready.externalDriver); err != nil {
+			return err
+		}
+		i.externalPID = ready.externalDriver
+	}
+	for _, pid := range ready.helpers {
+		p, err := find(pid)
+		if err != nil {
+			return err
+		}
+		i.helpers = append(i.helpers, p)
+		i.helperPIDs = append(i.helperPIDs, pid)
+	}
+	return nil
 }
 
 // startHostAgent starts the host agent with its stdout on a pipe whose read
@@ -246,11 +341,11 @@ func (i *Instance) startHostAgent(exe string, cfg childConfig) (*os.File, error)
 	return pr, nil
 }
 
-// readReady reads the host agent's readiness line, "ready <driver PID>"
-// (for vz the host agent's own PID), and closes r once the read has
-// returned. If ctx ends first, the read is left to return when the host
-// agent exits: closing a pipe during a read blocks on Windows.
-func readReady(ctx context.Context, r *os.File, haDone <-chan struct{}) (int, error) {
+// readReady reads the host agent's readiness line (see readiness) and
+// closes r once the read has returned. If ctx ends first, the read is left
+// to return when the host agent exits: closing a pipe during a read blocks
+// on Windows.
+func readReady(ctx context.Context, r *os.File, haDone <-chan struct{}) (string, error) {
 	type result struct {
 		line string
 		err  error
@@ -265,7 +360,7 @@ func readReady(ctx context.Context, r *os.File, haDone <-chan struct{}) (int, er
 	select {
 	case res = <-ch:
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return "", ctx.Err()
 	}
 	if res.err != nil {
 		if errors.Is(res.err, io.EOF) {
@@ -273,15 +368,11 @@ func readReady(ctx context.Context, r *os.File, haDone <-chan struct{}) (int, er
 			case <-haDone:
 			case <-ctx.Done():
 			}
-			return 0, errors.New("the host agent closed its stdout before it was ready")
+			return "", errors.New("the host agent closed its stdout before it was ready")
 		}
-		return 0, res.err
+		return "", res.err
 	}
-	pid, ok := strings.CutPrefix(strings.TrimSpace(res.line), readyPrefix)
-	if !ok {
-		return 0, fmt.Errorf("unexpected readiness line %q", res.line)
-	}
-	return strconv.Atoi(pid)
+	return res.line, nil
 }
 
 // Name returns the instance name.
@@ -301,12 +392,25 @@ func (i *Instance) VMType() string { return i.vmType }
 func (i *Instance) HostAgentPID() int { return i.cmd.Process.Pid }
 
 // DriverPID returns the PID of the driver: the host agent's for vz.
-func (i *Instance) DriverPID() int {
-	if i.driver == nil {
-		return i.HostAgentPID()
+func (i *Instance) DriverPID() int { return i.driverPID }
+
+// ExternalDriverPID returns the PID of the external driver server, or 0
+// without Options.ExternalDriver.
+func (i *Instance) ExternalDriverPID() int { return i.externalPID }
+
+// ExternalDriverPIDFile returns the path of the external driver server's
+// pid file, or "" without Options.ExternalDriver.
+func (i *Instance) ExternalDriverPIDFile() string {
+	if i.extName == "" {
+		return ""
 	}
-	return i.driver.PID()
+	return filepath.Join(i.dir, i.extName+externalDriverPIDSuffix)
 }
+
+// HelperPIDs returns the PIDs of the helpers, outermost (the host agent's
+// child) first. The helpers are not the caller's children: once the host
+// agent is killed, only Close (or their lifetime) ends them.
+func (i *Instance) HelperPIDs() []int { return slices.Clone(i.helperPIDs) }
 
 // HostAgentArgs returns the host agent's arguments after the executable.
 func (i *Instance) HostAgentArgs() []string { return slices.Clone(i.haArgs) }
@@ -349,8 +453,9 @@ func (i *Instance) WaitHostAgent(ctx context.Context) (Exit, error) {
 }
 
 // Close kills the simulated processes that are still running, driver first
-// (unless it runs in the host agent), and waits for them to exit. It leaves
-// the directories alone.
+// (unless it runs in the host agent), then the external driver server, the
+// helpers and the host agent, and waits for each to exit. It leaves the
+// directories alone.
 func (i *Instance) Close() error {
 	i.closeOnce.Do(func() { i.closeErr = i.close() })
 	return i.closeErr
@@ -360,13 +465,17 @@ func (i *Instance) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	var errs []error
+	// All are pinned, so the order is free: the driver first, since it
+	// writes to the disks, and the host agent last, so that nothing it
+	// might still start is left behind.
 	if i.driver != nil {
-		if err := i.driver.Kill(); err != nil && !errors.Is(err, process.ErrNotFound) {
-			errs = append(errs, fmt.Errorf("failed to kill the simulated driver: %w", err))
-		} else if err := i.driver.Wait(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("simulated driver pid %d: %w", i.driver.PID(), err))
-		}
-		errs = append(errs, i.driver.Release())
+		errs = append(errs, killPinned(ctx, RoleDriver, i.driver))
+	}
+	if i.external != nil {
+		errs = append(errs, killPinned(ctx, RoleExternalDriver, i.external))
+	}
+	for _, h := range i.helpers {
+		errs = append(errs, killPinned(ctx, RoleHelper, h))
 	}
 	killErr := i.KillHostAgent()
 	if _, err := i.WaitHostAgent(ctx); err != nil {
@@ -375,9 +484,21 @@ func (i *Instance) close() error {
 	return errors.Join(errs...)
 }
 
+// killPinned kills p unless it has exited, waits for it and releases it.
+func killPinned(ctx context.Context, role Role, p process.Process) error {
+	var err error
+	if kerr := p.Kill(); kerr != nil && !errors.Is(kerr, process.ErrNotFound) {
+		err = fmt.Errorf("failed to kill the simulated %s, pid %d: %w", role, p.PID(), kerr)
+	} else if werr := p.Wait(ctx); werr != nil {
+		err = fmt.Errorf("simulated %s pid %d: %w", role, p.PID(), werr)
+	}
+	return errors.Join(err, p.Release())
+}
+
 // KillHostAgent kills the host agent, as a crash or limactl stop -f would,
-// through the caller's own handle on its child. The driver runs on. Killing
-// a host agent that has exited is no error.
+// through the caller's own handle on its child. The driver, the external
+// driver server and the helpers run on. Killing a host agent that has
+// exited is no error.
 func (i *Instance) KillHostAgent() error {
 	err := i.cmd.Process.Kill()
 	select {

@@ -151,24 +151,49 @@ func statuses(t *testing.T, inst *siminst.Instance) []map[string]any {
 	return sts
 }
 
-// recordsByRole returns the records, checking that each role wrote at most
-// one and that the PIDs match the instance's.
+// recordsByRole returns the records but the helpers' (see helperRecords),
+// checking that each role wrote at most one and that the PIDs match the
+// instance's.
 func recordsByRole(t *testing.T, inst *siminst.Instance) map[siminst.Role]siminst.Record {
 	t.Helper()
 	recs, err := inst.Records()
 	require.NoError(t, err)
 	byRole := map[siminst.Role]siminst.Record{}
 	for _, r := range recs {
+		if r.Role == siminst.RoleHelper {
+			continue
+		}
 		require.NotContains(t, byRole, r.Role, "two records for %s", r.Role)
 		byRole[r.Role] = r
 	}
-	if r, ok := byRole[siminst.RoleHostAgent]; ok {
-		assert.Equal(t, inst.HostAgentPID(), r.PID)
-	}
-	if r, ok := byRole[siminst.RoleDriver]; ok {
-		assert.Equal(t, inst.DriverPID(), r.PID)
+	for role, pid := range map[siminst.Role]int{
+		siminst.RoleHostAgent:      inst.HostAgentPID(),
+		siminst.RoleDriver:         inst.DriverPID(),
+		siminst.RoleExternalDriver: inst.ExternalDriverPID(),
+	} {
+		if r, ok := byRole[role]; ok {
+			assert.Equal(t, pid, r.PID, "%s", role)
+		}
 	}
 	return byRole
+}
+
+// helperRecords returns the helpers' records by PID, checking that each
+// helper wrote at most one and no other process wrote one as a helper.
+func helperRecords(t *testing.T, inst *siminst.Instance) map[int]siminst.Record {
+	t.Helper()
+	recs, err := inst.Records()
+	require.NoError(t, err)
+	byPID := map[int]siminst.Record{}
+	for _, r := range recs {
+		if r.Role != siminst.RoleHelper {
+			continue
+		}
+		require.Contains(t, inst.HelperPIDs(), r.PID, "a record of a helper that is none")
+		require.NotContains(t, byPID, r.PID, "two records for helper %d", r.PID)
+		byPID[r.PID] = r
+	}
+	return byPID
 }
 
 func TestStart(t *testing.T) {
@@ -488,30 +513,42 @@ func TestClose(t *testing.T) {
 		require.NoError(t, find(t, inst.HostAgentPID()).Interrupt())
 		waitHostAgent(t, inst)
 	}
+	tree := siminst.Options{Descendants: 2, ExternalDriver: "krunkit"}
 	tests := []struct {
 		name   string
-		vmType string
+		opts   siminst.Options
 		before func(t *testing.T, inst *siminst.Instance)
 	}{
 		{name: "both running"},
 		{name: "host agent already killed", before: killHostAgent},
 		{name: "after a graceful stop", before: interrupt},
 		// The vz driver is the host agent: one process to kill, once.
-		{name: "vz running", vmType: "vz"},
-		{name: "vz host agent already killed", vmType: "vz", before: killHostAgent},
-		{name: "vz after a graceful stop", vmType: "vz", before: interrupt},
+		{name: "vz running", opts: siminst.Options{VMType: "vz"}},
+		{name: "vz host agent already killed", opts: siminst.Options{VMType: "vz"}, before: killHostAgent},
+		{name: "vz after a graceful stop", opts: siminst.Options{VMType: "vz"}, before: interrupt},
+		// Helpers and the server outlive a killed host agent.
+		{name: "tree running", opts: tree},
+		{name: "tree, host agent already killed", opts: tree, before: killHostAgent},
+		{name: "tree after a graceful stop", opts: tree, before: interrupt},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			inst := start(t, siminst.Options{VMType: tt.vmType})
+			inst := start(t, tt.opts)
 			if tt.before != nil {
 				tt.before(t, inst)
 			}
 			require.NoError(t, inst.Close())
 			require.NoError(t, inst.Close(), "a second Close")
-			requireGone(t, inst.DriverPID())
-			requireGone(t, inst.HostAgentPID())
+			require.Len(t, inst.HelperPIDs(), tt.opts.Descendants)
+			pids := append([]int{inst.DriverPID(), inst.HostAgentPID()}, inst.HelperPIDs()...)
+			if tt.opts.ExternalDriver != "" {
+				require.NotZero(t, inst.ExternalDriverPID())
+				pids = append(pids, inst.ExternalDriverPID())
+			}
+			for _, pid := range pids {
+				requireGone(t, pid)
+			}
 		})
 	}
 }
@@ -526,6 +563,9 @@ func TestStartErrors(t *testing.T) {
 		{name: "no Lima home", opts: siminst.Options{}},
 		{name: "name with a separator", opts: siminst.Options{LimaHome: home, Name: "a/b"}},
 		{name: "reserved name", opts: siminst.Options{LimaHome: home, Name: "_disks"}},
+		{name: "negative descendants", opts: siminst.Options{LimaHome: home, Descendants: -1}},
+		{name: "too many descendants", opts: siminst.Options{LimaHome: home, Descendants: 17}},
+		{name: "external driver with a separator", opts: siminst.Options{LimaHome: home, ExternalDriver: "a/b"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
