@@ -2,9 +2,11 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Package lima adapts github.com/lima-vm/lima v1.2.x to package stop: it
-// turns a *store.Instance into a *stop.Instance and unlocks disks through
-// Lima's own store. It is the only package of this module that imports
-// Lima, so users of the root package do not compile Lima's store.
+// turns a *store.Instance into a *stop.Instance, unlocks disks through
+// Lima's own store and logs through logrus, as Lima does. It lives in a
+// module of its own, github.com/limastop/stop/lima, so that the root
+// module's graph holds no Lima: users of package stop alone, Lima among
+// them, never download or compile Lima's store through this module.
 package lima
 
 import (

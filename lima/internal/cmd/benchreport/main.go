@@ -4,12 +4,13 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Command benchreport runs the benchmarks that compare this module with
-// Lima v1.2.2 (package internal/bench) and the process table's own exit
-// detection benchmark, and writes their medians, ratios and targets, with
-// the machine they ran on, to docs/benchmarks.md. Run it from the module
-// root, on Linux:
+// Lima v1.2.2 (package lima/internal/bench) and the process table's own
+// exit detection benchmark, and writes their medians, ratios and targets,
+// with the machine they ran on, to docs/benchmarks.md. Run it on Linux from
+// anywhere in the repository; it runs the benchmarks from the repository's
+// root, where go.work spans both modules:
 //
-//	go run ./internal/cmd/benchreport
+//	go run ./lima/internal/cmd/benchreport
 package main
 
 import (
@@ -20,6 +21,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -28,7 +30,7 @@ import (
 )
 
 func main() {
-	out := flag.String("o", "docs/benchmarks.md", "the report to write")
+	out := flag.String("o", "", "the report to write; empty: docs/benchmarks.md in the repository")
 	flag.Parse()
 	if err := run(*out); err != nil {
 		fmt.Fprintln(os.Stderr, "benchreport:", err)
@@ -49,9 +51,9 @@ type benchRun struct {
 // seconds per stop.
 func benchRuns() []benchRun {
 	return []benchRun{
-		{pkg: "./internal/bench/", pattern: "^Benchmark(Graceful|Forcible|Orphan|ExitDetection)$", benchtime: "20x"},
-		{pkg: "./internal/bench/", pattern: "^BenchmarkScaling$", benchtime: "5x"},
-		{pkg: "./internal/bench/", pattern: "^BenchmarkWaitCPU$", benchtime: "5x"},
+		{pkg: "./lima/internal/bench/", pattern: "^Benchmark(Graceful|Forcible|Orphan|ExitDetection)$", benchtime: "20x"},
+		{pkg: "./lima/internal/bench/", pattern: "^BenchmarkScaling$", benchtime: "5x"},
+		{pkg: "./lima/internal/bench/", pattern: "^BenchmarkWaitCPU$", benchtime: "5x"},
 		{pkg: "./process/", pattern: "^BenchmarkExitDetection$", benchtime: "20x"},
 	}
 }
@@ -72,6 +74,13 @@ func (r benchRun) command() string {
 }
 
 func run(out string) error {
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	if out == "" {
+		out = filepath.Join(root, "docs", "benchmarks.md")
+	}
 	res := results{}
 	var commands []string
 	for _, r := range benchRuns() {
@@ -79,6 +88,7 @@ func run(out string) error {
 		fmt.Fprintln(os.Stderr, "$", r.command())
 		var stdout bytes.Buffer
 		cmd := exec.Command("go", r.args()...)
+		cmd.Dir = root
 		cmd.Stdout = io.MultiWriter(&stdout, os.Stderr)
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {
@@ -97,6 +107,20 @@ func run(out string) error {
 		return err
 	}
 	return os.WriteFile(out, doc.Bytes(), 0o644)
+}
+
+// repoRoot returns the directory of the root module, which holds go.work:
+// the paths of benchRuns are relative to it.
+func repoRoot() (string, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/limastop/stop").Output()
+	if err != nil {
+		return "", fmt.Errorf("failed to find the module github.com/limastop/stop: %w", err)
+	}
+	root := strings.TrimSpace(string(out))
+	if _, err := os.Stat(filepath.Join(root, "go.work")); err != nil {
+		return "", fmt.Errorf("the benchmarks span two modules and need the repository's go.work: %w", err)
+	}
+	return root, nil
 }
 
 // machine describes where the benchmarks ran.

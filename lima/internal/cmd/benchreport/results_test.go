@@ -16,7 +16,7 @@ import (
 func TestParse(t *testing.T) {
 	out := `goos: linux
 goarch: amd64
-pkg: github.com/limastop/stop/internal/bench
+pkg: github.com/limastop/stop/lima/internal/bench
 cpu: AMD EPYC
 BenchmarkGraceful-2   	      20	  54652595 ns/op	       448.5 lima-overhead-ms	         1.417 ours-overhead-ms	   10324 B/op	     102 allocs/op
 BenchmarkScaling/N=10-2        	       1	  70641505 ns/op	       -0.25 ours-vs-observer-ms

@@ -8,7 +8,7 @@
 // without cgo, and Windows has no AF_UNIX socket for Lima's store under
 // Wine.
 //
-//	go test -run '^$' -bench . -benchtime=20x -benchmem ./internal/bench/
+//	go test -run '^$' -bench . -benchtime=20x -benchmem ./lima/internal/bench/
 //
 // Each benchmark alternates the two implementations iteration by iteration,
 // each on its own fresh instance, and reports medians as custom metrics:
@@ -20,6 +20,6 @@
 // exits) and from an observer of the benchmark's own: its wait for the host
 // agent, its child, and a pidfd of its own on the driver.
 //
-// go run ./internal/cmd/benchreport runs them and writes
+// go run ./lima/internal/cmd/benchreport runs them and writes
 // docs/benchmarks.md.
 package bench
