@@ -107,7 +107,9 @@ func (r *run) identify(t *target, c claim, p process.Process) verdict {
 		// No fact either way.
 	case named != "":
 		pro = append(pro, "its command line names "+named)
-	case t.role == RoleExternalDriver && r.namesInstDir(args):
+	case r.namesInstDir(args):
+		// Lima master's external drivers; with vz among them, vz.pid
+		// names such a server too.
 		pro = append(pro, "its command line names the instance directory with --inst-dir")
 	case !c.written.IsZero() && p.StartTime().After(c.written.Add(process.PIDFileSlack)):
 		con = append(con, fmt.Sprintf("its command line names no pid file of the instance and it started at %s, after its pid file was written at %s",

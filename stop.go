@@ -251,7 +251,7 @@ type run struct {
 // acts on, or nil.
 func (r *run) step(kind StepKind, t *target, action string, f func() error) error {
 	r.phase = phases[kind]
-	r.log.Info("step started", r.attrs(kind, t, action)...)
+	r.log.Debug("step started", r.attrs(kind, t, action)...)
 	start := time.Now()
 	err := f()
 	r.record(start, kind, t, action, err)
@@ -271,9 +271,13 @@ func (r *run) record(start time.Time, kind StepKind, t *target, action string, e
 	}
 	r.res.Steps = append(r.res.Steps, s)
 	attrs := append(r.attrs(kind, t, action), slog.Duration("took", took))
-	if err != nil {
+	switch {
+	case errors.Is(err, process.ErrNotFound):
+		// Gone already, as a stop wants it: no cause for a warning.
+		r.log.Info("step done", append(attrs, slog.Bool("gone", true))...)
+	case err != nil:
 		r.log.Warn("step failed", append(attrs, slog.Any("error", err))...)
-	} else {
+	default:
 		r.log.Info("step done", attrs...)
 	}
 }
