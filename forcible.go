@@ -73,10 +73,11 @@ func (f Forcible) stopTargets(ctx context.Context, r *run, ts targets) error {
 	defer cancel()
 	r.phase = PhaseKill
 	live := ts.running()
-	var tree []*target
-	if !f.KeepDescendants {
-		tree = r.descendants(live)
-		defer targets.release(tree)
+	var tree targets
+	defer func() { tree.release() }()
+	seen := make(map[int]bool)
+	for _, t := range live {
+		seen[t.p.PID()] = true
 	}
 	killed := false
 	killErrs := make(map[*target]error)
@@ -92,7 +93,12 @@ func (f Forcible) stopTargets(ctx context.Context, r *run, ts targets) error {
 		}
 		return nil
 	}
+	// Each target dies as soon as its own subtree is pinned, driver first:
+	// its death need not wait for the search of the host agent's tree.
 	for _, t := range live {
+		if !f.KeepDescendants {
+			tree = append(tree, r.descendants(t, seen)...)
+		}
 		if g, ok := t.p.(process.GroupKiller); ok && !f.KeepDescendants && t.role == RoleHostAgent {
 			// While the host agent lives, its PID names its own
 			// group and no other: members that left the tree go too.

@@ -5,6 +5,7 @@ package stop_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -81,7 +82,7 @@ func TestSimulatedTreeKill(t *testing.T) {
 		for _, p := range []process.Process{ha, driver, child, grandchild} {
 			requireExited(t, p)
 		}
-		assert.Contains(t, res.String(), "find descendants: 2")
+		assert.Contains(t, res.String(), fmt.Sprintf("find descendants of the host agent (pid %d): 2", ha.PID()))
 		for _, p := range []process.Process{child, grandchild} {
 			step, ok := stepFor(res, stop.StepConfirm, p.PID())
 			if assert.True(t, ok, "no confirmation of pid %d", p.PID()) {
@@ -143,7 +144,7 @@ func TestSimulatedTreeKill(t *testing.T) {
 		t.Log("\n" + res.String())
 		assert.Equal(t, stop.StoppedForcibly, res.Outcome)
 		requireExited(t, driver)
-		assert.Contains(t, res.String(), "find descendants: 0")
+		assert.Contains(t, res.String(), fmt.Sprintf("find descendants of the driver (pid %d): 0", driver.PID()))
 		assert.False(t, hasStep(res, stop.StepKillGroup), "a group without a live leader was signalled")
 		requireRunning(t, child)
 		requireRunning(t, grandchild)

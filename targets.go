@@ -99,21 +99,15 @@ func (ts targets) badFiles() error {
 // bomb.
 const maxDescendants = 1024
 
-// descendants pins the descendants of parents, each identity-checked: listed
-// as a child of its pinned parent both before and after it was pinned, and
-// started no earlier than that parent. They are found before anything is
-// killed, while the parent links still hold.
-func (r *run) descendants(parents []*target) []*target {
-	if len(parents) == 0 {
-		return nil
-	}
+// descendants pins the descendants of root that are not in seen, each
+// identity-checked: listed as a child of its pinned parent both before and
+// after it was pinned, and started no earlier than that parent. They must
+// be found before root is killed, while the parent links still hold. seen
+// gains their PIDs.
+func (r *run) descendants(root *target, seen map[int]bool) []*target {
 	start := time.Now()
-	seen := map[int]bool{}
-	for _, t := range parents {
-		seen[t.p.PID()] = true
-	}
 	var found []*target
-	for queue := parents; len(queue) > 0 && len(found) < maxDescendants; queue = queue[1:] {
+	for queue := []*target{root}; len(queue) > 0 && len(seen) < maxDescendants; queue = queue[1:] {
 		parent := queue[0]
 		pp, ok := parent.p.(process.Parent)
 		if !ok {
@@ -134,17 +128,17 @@ func (r *run) descendants(parents []*target) []*target {
 		}
 		again, err := pp.Children()
 		for _, p := range pinned {
-			if err != nil || !slices.Contains(again, p.PID()) || p.StartTime().Before(parent.p.StartTime()) || len(found) >= maxDescendants {
+			if err != nil || !slices.Contains(again, p.PID()) || p.StartTime().Before(parent.p.StartTime()) || len(seen) >= maxDescendants {
 				_ = p.Release()
 				continue
 			}
 			seen[p.PID()] = true
-			t := &target{role: Role("descendant of the " + strings.TrimPrefix(string(parent.role), "descendant of the ")), p: p}
+			t := &target{role: "descendant of the " + root.role, p: p}
 			found = append(found, t)
 			queue = append(queue, t)
 		}
 	}
-	r.record(start, StepFind, nil, fmt.Sprintf("find descendants: %d", len(found)), nil)
+	r.record(start, StepFind, root, fmt.Sprintf("find descendants of the %s: %d", root, len(found)), nil)
 	return found
 }
 

@@ -37,7 +37,7 @@ func TestForcibleKillsDescendants(t *testing.T) {
 		assert.False(t, o.Exited(), "a process older than its supposed parent was killed")
 		assert.Empty(t, f.signalled(orphan))
 		if !keep {
-			assert.Contains(t, res.String(), "find descendants: 2")
+			assert.Contains(t, res.String(), "find descendants of the host agent (pid 4000002): 2")
 			assert.Contains(t, res.String(), "confirm descendant of the host agent (pid 4000103) exited")
 		}
 	}

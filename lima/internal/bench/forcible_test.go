@@ -7,6 +7,7 @@ package bench_test
 
 import (
 	"fmt"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -31,8 +32,45 @@ import (
 //     gone. Lima's own return, which confirms nothing, is context.
 //   - B/stop: bytes allocated by the process during the call.
 func BenchmarkForcible(b *testing.B) {
+	benchmarkForcible(b, siminst.Options{AdditionalDisks: []string{"data"}})
+}
+
+// BenchmarkForcibleBusyHost is BenchmarkForcible on a host running
+// extraProcesses more processes, with a host agent that has a child and a
+// grandchild of its own (as Lima's starts ssh): ours kills and confirms
+// that tree too, which Lima's StopForcibly leaves running. The target is
+// ours-return/lima-gone <= 1.25: the tree costs a fraction of what Lima's
+// processes take to die.
+func BenchmarkForcibleBusyHost(b *testing.B) {
+	startIdle(b, extraProcesses)
+	benchmarkForcible(b, siminst.Options{AdditionalDisks: []string{"data"}, Descendants: 2})
+}
+
+// extraProcesses is how many idle processes BenchmarkForcibleBusyHost adds.
+const extraProcesses = 1000
+
+// startIdle starts n idle processes that live until the benchmark ends.
+func startIdle(b *testing.B, n int) {
+	b.Helper()
+	cmds := make([]*exec.Cmd, 0, n)
+	b.Cleanup(func() {
+		for _, c := range cmds {
+			_ = c.Process.Kill()
+			_ = c.Wait()
+		}
+	})
+	for range n {
+		c := exec.Command("sleep", "600")
+		require.NoError(b, c.Start())
+		cmds = append(cmds, c)
+	}
+	// Let the burst of start-ups settle: the host is to be busy with
+	// processes, not with starting them.
+	time.Sleep(2 * time.Second)
+}
+
+func benchmarkForcible(b *testing.B, opts siminst.Options) {
 	home := limaHome(b)
-	opts := siminst.Options{AdditionalDisks: []string{"data"}}
 	var oursReturn, oursGone, limaReturn, limaGone []time.Duration
 	var oursBytes, limaBytes []uint64
 	for i := 0; b.Loop(); i++ {
