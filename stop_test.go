@@ -38,6 +38,7 @@ type fixture struct {
 	diskLock  string
 	disks     bool // whether diskLock could be created
 	haPIDFile string
+	cleanedUp chan struct{} // closed at the test's cleanup
 }
 
 // newFixture starts a fake host agent and driver.
@@ -50,7 +51,9 @@ func newFixture(t *testing.T, ha, drv processtest.Behavior) *fixture {
 		inst:      &stop.Instance{Name: "default", Dir: dir, VMType: "qemu", AdditionalDisks: []string{"data"}},
 		diskLock:  filepath.Join(home, "_disks", "data", "in_use_by"),
 		haPIDFile: filepath.Join(dir, "ha.pid"),
+		cleanedUp: make(chan struct{}),
 	}
+	t.Cleanup(func() { close(f.cleanedUp) })
 	f.drv = f.table.Add(driverPID, withArgs(drv, "qemu-system-x86_64", "-name", "lima-default", "-pidfile", filepath.Join(dir, "qemu.pid")))
 	f.ha = f.table.Add(haPID, withArgs(ha, "limactl", "hostagent", "--pidfile", filepath.Join(dir, "ha.pid"), "--socket", filepath.Join(dir, "ha.sock"), "default"))
 	writeFile(t, filepath.Join(dir, "qemu.pid"), strconv.Itoa(driverPID)+"\n")
@@ -82,8 +85,11 @@ var dirPattern = map[bool]string{true: "home[1]*", false: "home[1]*?"}[runtime.G
 // Lima's does when it shuts down.
 func (f *fixture) haEndsDriver() *fixture {
 	go func() {
-		<-f.ha.Done()
-		f.drv.Exit()
+		select {
+		case <-f.ha.Done():
+			f.drv.Exit()
+		case <-f.cleanedUp:
+		}
 	}()
 	return f
 }
