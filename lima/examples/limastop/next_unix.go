@@ -1,0 +1,14 @@
+//go:build !windows
+
+// SPDX-FileCopyrightText: Copyright The limastop Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import "fmt"
+
+// inspectCommand is a command that shows what process pid is and when it
+// started.
+func inspectCommand(pid int) string {
+	return fmt.Sprintf("ps -o pid,lstart,args -p %d", pid)
+}
