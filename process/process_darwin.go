@@ -86,7 +86,7 @@ func (p *darwinProcess) signal(sig unix.Signal) error {
 		if errors.Is(err, unix.ESRCH) {
 			return fmt.Errorf("pid %d: %w", p.pid, ErrNotFound)
 		}
-		return fmt.Errorf("failed to send %s to pid %d: %w", unix.SignalName(sig), p.pid, err)
+		return fmt.Errorf("failed to send %s to pid %d: %w", signalName(sig), p.pid, err)
 	}
 	return nil
 }

@@ -128,7 +128,7 @@ func (p *linuxProcess) signal(sig unix.Signal) error {
 		return fmt.Errorf("pid %d: %w", p.pid, ErrNotFound)
 	}
 	if serr != nil {
-		return fmt.Errorf("failed to send %s to pid %d: %w", unix.SignalName(sig), p.pid, serr)
+		return fmt.Errorf("failed to send %s to pid %d: %w", signalName(sig), p.pid, serr)
 	}
 	return nil
 }

@@ -96,3 +96,12 @@ func walkAncestors() ([]int, error) {
 	}
 	return nil, fmt.Errorf("more than %d ancestors: a loop in the process tree?", maxAncestors)
 }
+
+// signalName names sig for messages; signal 0, which only probes whether a
+// process may be signalled, has no name of its own.
+func signalName(sig unix.Signal) string {
+	if sig == 0 {
+		return "a probe (signal 0)"
+	}
+	return unix.SignalName(sig)
+}
