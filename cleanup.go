@@ -190,6 +190,15 @@ func (r *run) removeStale(pids map[string]int) error {
 			errs = append(errs, err)
 		}
 	}
+	// A restart since the check has rewritten a pid file: then the
+	// sockets are the new run's too, and nothing goes.
+	for path, want := range pids {
+		pid, _, err := process.ReadPIDFile(path)
+		if errors.Is(err, fs.ErrNotExist) || (err != nil && want == 0) || (err == nil && pid == want) {
+			continue
+		}
+		return fmt.Errorf("%w: %s changed during the clean-up; nothing was removed", ErrInstanceRunning, path)
+	}
 	for _, name := range names {
 		if filepath.Ext(name) != ".pid" {
 			remove(filepath.Join(r.inst.Dir, name))

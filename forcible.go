@@ -178,34 +178,35 @@ func (f Forcible) stopTargets(ctx context.Context, r *run, ts targets) error {
 }
 
 // cleanUp unlocks the disks and removes the stale files once nothing of the
-// instance runs any more. Before the files go, the pid files are checked
-// again: an instance restarted meanwhile keeps its files.
+// instance runs any more. Time has passed since the pid files were checked,
+// so they are checked again before the disks are unlocked (a restart
+// meanwhile has locked them again, and its locks must stay), and re-read
+// before anything is removed (a restart's socket is its own).
 func (f Forcible) cleanUp(ctx context.Context, r *run, ts targets, stale staleness, pidFiles map[string]int) error {
 	disks := f.Disks
 	if disks == nil {
 		disks = LimaDisks{}
+	}
+	if len(r.inst.AdditionalDisks) > 0 {
+		check := func() error {
+			again, err := r.checkPIDFiles(r.table, ts, stale)
+			for path, pid := range again {
+				if old, ok := pidFiles[path]; ok && old != pid {
+					delete(again, path)
+				}
+			}
+			pidFiles = again
+			return err
+		}
+		if err := r.step(StepCheck, nil, "check the pid files again before unlocking the disks", check); err != nil {
+			return err
+		}
 	}
 	var errs []error
 	for _, d := range r.inst.AdditionalDisks {
 		unlock := func() error { return disks.Unlock(ctx, r.inst, d) }
 		if err := r.step(StepUnlock, nil, fmt.Sprintf("unlock disk %q", d), unlock); err != nil && !errors.Is(err, ErrDiskHeldElsewhere) {
 			errs = append(errs, err)
-		}
-	}
-	check := func() error {
-		again, err := r.checkPIDFiles(r.table, ts, stale)
-		for path, pid := range again {
-			if old, ok := pidFiles[path]; ok && old != pid {
-				delete(again, path)
-			}
-		}
-		pidFiles = again
-		return err
-	}
-	if len(r.inst.AdditionalDisks) > 0 || r.inst.wsl2() {
-		// Time has passed since the first check.
-		if err := r.step(StepCheck, nil, "check the pid files again", check); err != nil {
-			return errors.Join(append(errs, err)...)
 		}
 	}
 	remove := func() error { return r.removeStale(pidFiles) }

@@ -95,6 +95,11 @@ func (ts targets) badFiles() error {
 	return errors.Join(errs...)
 }
 
+// startTick is the coarsest resolution of a start time, Linux's 10 ms:
+// a child started in its parent's tick may read a few microseconds earlier,
+// since each lookup places the tick from its own reading of the clocks.
+const startTick = 10 * time.Millisecond
+
 // maxDescendants bounds how many descendants a stop pins, against a fork
 // bomb.
 const maxDescendants = 1024
@@ -128,7 +133,7 @@ func (r *run) descendants(root *target, seen map[int]bool) []*target {
 		}
 		again, err := pp.Children()
 		for _, p := range pinned {
-			if err != nil || !slices.Contains(again, p.PID()) || p.StartTime().Before(parent.p.StartTime()) || len(seen) >= maxDescendants {
+			if err != nil || !slices.Contains(again, p.PID()) || p.StartTime().Before(parent.p.StartTime().Add(-startTick)) || len(seen) >= maxDescendants {
 				_ = p.Release()
 				continue
 			}

@@ -61,7 +61,7 @@ func TestForcibleWSL2(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, stop.StoppedForcibly, res.Outcome)
 	// A WSL2 driver writes no pid file, so there is one process to find.
-	assert.Equal(t, []string{"find", "find", "kill", "confirm", "check", "terminate", "check", "remove"}, actions(res))
+	assert.Equal(t, []string{"find", "find", "kill", "confirm", "check", "terminate", "remove"}, actions(res))
 	assert.Equal(t, [][]string{{"--terminate", "lima-default"}}, ex.Calls())
 	assert.Equal(t, []string{"lima.yaml"}, dirNames(t, inst.Dir))
 }
