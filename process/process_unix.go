@@ -23,6 +23,17 @@ func waitReadable(ctx context.Context, f *os.File, ready func(fd uintptr) bool) 
 	if err != nil {
 		return err
 	}
+	// Look once before the context can cut the wait: a context that has
+	// already ended must still see a process that has exited, as a
+	// forced stop does when it checks whether a process it failed to
+	// kill has died anyway.
+	var done bool
+	if err := rc.Control(func(fd uintptr) { done = ready(fd) }); err != nil {
+		return err
+	}
+	if done {
+		return nil
+	}
 	stop := context.AfterFunc(ctx, func() { _ = f.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 	err = rc.Read(ready)

@@ -77,3 +77,21 @@ func TestChildren(t *testing.T) {
 	_, err = pp.Children()
 	assert.ErrorIs(t, err, process.ErrNotFound)
 }
+
+// TestWaitEndedContextSeesExit: Wait with a context that has already ended
+// still reports a process that has exited.
+func TestWaitEndedContextSeesExit(t *testing.T) {
+	c := startChild(t)
+	p := find(t, c.pid)
+	require.NoError(t, p.Kill())
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	require.NoError(t, p.Wait(ctx))
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	// The context's end reaches Wait through another goroutine, so a
+	// regression shows only now and then: ask many times.
+	for range 20000 {
+		require.NoError(t, p.Wait(ended))
+	}
+}
