@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/limastop/stop"
 	"github.com/limastop/stop/internal/siminst"
 )
@@ -20,13 +22,14 @@ import (
 const stopperEnv = "LIMASTOP_TEST_STOPPER"
 
 // TestMain lets the test binary double as the simulated instance's host
-// agent and driver, and as a second stopping process.
+// agent and driver, and as a second stopping process. Run as the tests, it
+// fails them if a goroutine outlives them.
 func TestMain(m *testing.M) {
 	siminst.RunIfChild()
 	if policy := os.Getenv(stopperEnv); policy != "" {
 		os.Exit(runStopper(policy, os.Args[1:]))
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 // runStopper stops the instance in args[1] (named args[0]) with policy and

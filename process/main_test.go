@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/limastop/stop/process"
 )
@@ -35,7 +36,7 @@ const (
 func TestMain(m *testing.M) {
 	switch os.Getenv(childEnv) {
 	case "":
-		os.Exit(m.Run())
+		goleak.VerifyTestMain(m)
 	case "wait":
 		runWaiter()
 	case "spawn":
@@ -48,6 +49,8 @@ func TestMain(m *testing.M) {
 		runChecker()
 	case "parent":
 		runParent()
+	case "consolehost":
+		runConsoleHostChild()
 	default:
 		fmt.Fprintf(os.Stderr, "unknown child mode %q\n", os.Getenv(childEnv))
 		os.Exit(2)
