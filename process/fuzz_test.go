@@ -6,12 +6,16 @@ package process
 import (
 	"encoding/binary"
 	"errors"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/limastop/stop/internal/testutil"
 )
 
 // FuzzParsePID checks ParsePID against a definition written differently:
@@ -47,6 +51,45 @@ func FuzzParsePID(f *testing.F) {
 		require.GreaterOrEqual(t, pid, 2)
 		require.LessOrEqual(t, int64(pid), int64(1<<31-1))
 		require.Equal(t, strings.TrimLeft(trimmed, "0"), strconv.Itoa(pid))
+	})
+}
+
+// FuzzReadPIDFile writes the input as a pid file and checks ReadPIDFile
+// against ParsePID: a file of at most maxPIDFileSize bytes reads as
+// ParsePID parses its text, a longer one is garbage whatever it holds (so
+// a long run of digits is never parsed, nor read whole), an error carries
+// no PID and names the file, and a PID comes with the file's modification
+// time.
+func FuzzReadPIDFile(f *testing.F) {
+	for _, s := range []string{"4242\n", "", " 0042 \r\n", "1\n", "4294967295\n", "4294967298", "-1\n", "12\x0034",
+		"123" + strings.Repeat(" ", maxPIDFileSize-3), "123" + strings.Repeat(" ", maxPIDFileSize-2),
+		strings.Repeat("9", maxPIDFileSize+1), strings.Repeat("0", maxPIDFileSize-1) + "7", "\xff\xfe4\x002\x00"} {
+		f.Add([]byte(s))
+	}
+	path := filepath.Join(testutil.TempDir(f, "fuzzpid"), "ha.pid")
+	f.Fuzz(func(t *testing.T, content []byte) {
+		require.NoError(t, os.WriteFile(path, content, 0o644))
+		pid, mtime, err := ReadPIDFile(path)
+		if err != nil {
+			require.Zero(t, pid)
+			require.True(t, mtime.IsZero())
+			require.ErrorContains(t, err, filepath.Base(path))
+		}
+		if len(content) > maxPIDFileSize {
+			require.ErrorIs(t, err, ErrBadPIDFile, "%d bytes", len(content))
+			require.NotErrorIs(t, err, ErrUnsafePID)
+			return
+		}
+		want, werr := ParsePID(string(content))
+		require.Equal(t, want, pid)
+		require.Equal(t, werr == nil, err == nil, "ParsePID: %v, ReadPIDFile: %v", werr, err)
+		require.Equal(t, errors.Is(werr, ErrBadPIDFile), errors.Is(err, ErrBadPIDFile), "%v", err)
+		require.Equal(t, errors.Is(werr, ErrUnsafePID), errors.Is(err, ErrUnsafePID), "%v", err)
+		if err == nil {
+			fi, serr := os.Stat(path)
+			require.NoError(t, serr)
+			require.True(t, fi.ModTime().Equal(mtime), "modification time %s, want %s", mtime, fi.ModTime())
+		}
 	})
 }
 
