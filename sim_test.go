@@ -22,6 +22,17 @@ import (
 // The tests in this file stop simulated instances made of real processes:
 // the test binary re-executed as host agent and driver.
 
+// simTimeout bounds the stops of simulated instances, far below the
+// policies' defaults (three minutes for Graceful): a regression that keeps
+// a process from exiting fails the test in seconds instead of hanging it.
+const simTimeout = 10 * time.Second
+
+// simOrphan returns an Orphan stop whose graceful phase takes at most grace
+// and whose forced phase at most simTimeout.
+func simOrphan(grace time.Duration) stop.Orphan {
+	return stop.Orphan{Graceful: stop.Graceful{Timeout: grace}, Forcible: stop.Forcible{Timeout: simTimeout}}
+}
+
 // simulate starts a simulated instance in a LIMA_HOME whose path holds glob
 // metacharacters, and closes it at cleanup.
 func simulate(t *testing.T, opts siminst.Options) (*siminst.Instance, *stop.Instance) {
@@ -111,12 +122,12 @@ func TestSimulatedInstance(t *testing.T) {
 		wantInterrupted bool // the host agent shut down by itself
 	}{
 		{name: "graceful", opts: siminst.Options{ShutdownDelay: 20 * time.Millisecond},
-			stopper: stop.Graceful{}, wantOutcome: stop.StoppedGracefully, wantInterrupted: true},
-		{name: "forcible", stopper: stop.Forcible{}, wantOutcome: stop.StoppedForcibly},
+			stopper: stop.Graceful{Timeout: simTimeout}, wantOutcome: stop.StoppedGracefully, wantInterrupted: true},
+		{name: "forcible", stopper: stop.Forcible{Timeout: simTimeout}, wantOutcome: stop.StoppedForcibly},
 		{name: "orphan that shuts down", opts: siminst.Options{ShutdownDelay: 20 * time.Millisecond},
-			stopper: stop.Orphan{}, wantOutcome: stop.StoppedGracefully, wantInterrupted: true},
+			stopper: simOrphan(simTimeout), wantOutcome: stop.StoppedGracefully, wantInterrupted: true},
 		{name: "orphan that ignores interrupts", opts: siminst.Options{IgnoreInterrupt: true},
-			stopper: stop.Orphan{Graceful: stop.Graceful{Timeout: 200 * time.Millisecond}}, wantOutcome: stop.StoppedForcibly},
+			stopper: simOrphan(200 * time.Millisecond), wantOutcome: stop.StoppedForcibly},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sim, inst := simulate(t, tc.opts)
@@ -156,7 +167,7 @@ func TestSimulatedCancelMidStop(t *testing.T) {
 	// budget, a cancellation means stop now.
 	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(100*time.Millisecond, cancel)
-	res, err := stop.Orphan{Graceful: stop.Graceful{Timeout: time.Minute}}.Stop(ctx, inst)
+	res, err := simOrphan(time.Minute).Stop(ctx, inst)
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Equal(t, stop.NotStopped, res.Outcome)
 	requireRunning(t, ha)
@@ -166,7 +177,7 @@ func TestSimulatedCancelMidStop(t *testing.T) {
 
 func TestSimulatedConcurrentStops(t *testing.T) {
 	sim, inst := simulate(t, siminst.Options{ShutdownDelay: 10 * time.Millisecond})
-	stoppers := []stop.Stopper{stop.Forcible{}, stop.Orphan{}, stop.Graceful{}}
+	stoppers := []stop.Stopper{stop.Forcible{Timeout: simTimeout}, simOrphan(simTimeout), stop.Graceful{Timeout: simTimeout}}
 	outcomes := make([]stop.Outcome, 6)
 	var wg sync.WaitGroup
 	for i := range outcomes {
