@@ -32,8 +32,9 @@
 //	         matches exactly; or its command line names a    it may be signalled
 //	         pid file of the instance (an argument, or the
 //	         value of --flag=path, compared as files, so a
-//	         symlinked LIMA_HOME matches); or the Verify
-//	         function says Ours
+//	         symlinked LIMA_HOME matches), or the instance
+//	         directory as --inst-dir (Lima master's external
+//	         drivers); or the Verify function says Ours
 //	against: its command line names no pid file of the       NotOurs, if there is
 //	         instance and it started after its pid file      no evidence for it: a
 //	         was written (with no pid file, the command      stranger, never
@@ -91,6 +92,28 @@
 //	                  every pid file is proven stale; ha.pid last
 //	one stop at       flock on the instance directory   LockFileEx on limastop.lock in the
 //	a time                                              instance directory
+//
+// # The Windows console path
+//
+// CTRL_BREAK is the one request that can reach more than its target:
+// Windows delivers it to a process group, and for an ID that names no
+// group on the caller's console, to every process on that console, the
+// caller included. So Interrupt sends it only if the caller opted in
+// (ConsoleBreak) and the target did not opt into the stop event, only if
+// GetConsoleProcessList lists the target, pinned by its handle so that
+// its PID cannot have been reused, on the caller's console, and only to
+// the group whose ID is the target's PID, never 0. What no call can check
+// is that this group is the target's own: Lima starts its host agent with
+// CREATE_NEW_PROCESS_GROUP, and ConsoleBreak is for callers that know
+// theirs are started so.
+//
+// The guards run for real in the process package's TestConsoleBreakGuards:
+// a child of the test, with a console of its own or with none, interrupts
+// waiters on its console, on none and on another console. That works
+// under Wine, where the test process has no console and
+// GenerateConsoleCtrlEvent itself refuses CTRL_BREAK once the guards let
+// it through, and on the Windows runners of the CI workflow, where it is
+// delivered.
 //
 // # Nothing lost
 //

@@ -89,13 +89,7 @@ func (e Exec) Run(ctx context.Context, args ...string) (string, error) {
 		return fail(-1, "", err)
 	}
 
-	timeout := e.Timeout
-	if timeout == 0 {
-		timeout = DefaultTimeout
-		if _, ok := ctx.Deadline(); ok {
-			timeout = -1
-		}
-	}
+	timeout := e.bound(ctx)
 	runCtx := ctx
 	if timeout > 0 {
 		var cancel context.CancelFunc
@@ -128,6 +122,19 @@ func (e Exec) Run(ctx context.Context, args ...string) (string, error) {
 		return fail(cmd.ProcessState.ExitCode(), out, err)
 	}
 	return fail(-1, out, err)
+}
+
+// bound returns the timeout that Run applies on top of ctx, <= 0 for none:
+// Timeout, or DefaultTimeout when Timeout is zero and ctx has no deadline,
+// so that a caller that set no bound at all still gets one.
+func (e Exec) bound(ctx context.Context) time.Duration {
+	if e.Timeout != 0 {
+		return e.Timeout
+	}
+	if _, ok := ctx.Deadline(); ok {
+		return -1
+	}
+	return DefaultTimeout
 }
 
 // lookPath resolves Path, or wsl.exe on PATH when Path is empty.

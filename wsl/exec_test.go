@@ -20,6 +20,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/limastop/stop/internal/testutil"
 	"github.com/limastop/stop/process"
@@ -30,9 +31,9 @@ import (
 // The test binary is also the fake wsl.exe: run with fakeEnv set, it
 // behaves as that mode says instead of running the tests.
 const (
-	fakeEnv     = "LIMASTOP_FAKE_WSL"      // mode: wsl, exit, env, hang, child
+	fakeEnv     = "LIMASTOP_FAKE_WSL"      // mode: wsl, exit, env, hang, escape, orphan, child
 	fakeCodeEnv = "LIMASTOP_FAKE_WSL_CODE" // exit mode: the exit code
-	fakePIDsEnv = "LIMASTOP_FAKE_WSL_PIDS" // hang mode: file for "PID CHILDPID"
+	fakePIDsEnv = "LIMASTOP_FAKE_WSL_PIDS" // hang, escape, orphan: file for "PID CHILDPID"
 	fakeEchoEnv = "LIMASTOP_FAKE_WSL_ECHO" // env mode: printed
 )
 
@@ -40,12 +41,17 @@ const (
 // leave processes behind for long or hang CI.
 const selfDestruct = 60 * time.Second
 
+// escapeeLifetime is how long the child of the escape mode lives: long
+// enough that a Run waiting for it is caught, short enough that a failing
+// test ends soon.
+const escapeeLifetime = 10 * time.Second
+
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(fakeEnv); mode != "" {
 		fakeWSL(mode, os.Args[1:])
 		return
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 // fakeWSL plays wsl.exe. Its output is UTF-16LE, like wsl.exe's.
@@ -76,22 +82,46 @@ func fakeWSL(mode string, args []string) {
 		// A wedged wsl.exe: deaf to polite signals, and with a child
 		// that holds its output pipes open.
 		signal.Ignore(os.Interrupt, syscall.SIGTERM)
-		child := exec.Command(os.Args[0])
-		child.Env = append(os.Environ(), fakeEnv+"=child")
-		child.Stdout, child.Stderr = os.Stdout, os.Stderr
-		if err := child.Start(); err != nil {
-			os.Exit(4)
-		}
-		if path := os.Getenv(fakePIDsEnv); path != "" {
-			pids := fmt.Sprintf("%d %d\n", os.Getpid(), child.Process.Pid)
-			_ = os.WriteFile(path, []byte(pids), 0o644)
-		}
+		startFakeChild("child", true, nil)
 		time.Sleep(selfDestruct)
+	case "escape":
+		// A wedged wsl.exe whose child left its process group (on
+		// Unix; a job object keeps it on Windows) and holds its output
+		// pipes open.
+		signal.Ignore(os.Interrupt, syscall.SIGTERM)
+		startFakeChild("escapee", true, escapeAttr())
+		time.Sleep(selfDestruct)
+	case "orphan":
+		// A wsl.exe that succeeds at once but leaves a child running,
+		// which holds none of its pipes.
+		startFakeChild("child", false, isolatedAttr())
 	case "child":
 		signal.Ignore(os.Interrupt, syscall.SIGTERM)
 		time.Sleep(selfDestruct)
+	case "escapee":
+		signal.Ignore(os.Interrupt, syscall.SIGTERM)
+		time.Sleep(escapeeLifetime)
 	}
 	os.Exit(0)
+}
+
+// startFakeChild starts the test binary in the given fake mode, with the
+// fake's stdout and stderr if inherit is set, and writes "PID CHILDPID" to
+// the file that fakePIDsEnv names.
+func startFakeChild(mode string, inherit bool, attr *syscall.SysProcAttr) {
+	child := exec.Command(os.Args[0])
+	child.Env = append(os.Environ(), fakeEnv+"="+mode)
+	if inherit {
+		child.Stdout, child.Stderr = os.Stdout, os.Stderr
+	}
+	child.SysProcAttr = attr
+	if err := child.Start(); err != nil {
+		os.Exit(4)
+	}
+	if path := os.Getenv(fakePIDsEnv); path != "" {
+		pids := fmt.Sprintf("%d %d\n", os.Getpid(), child.Process.Pid)
+		_ = os.WriteFile(path, []byte(pids), 0o644)
+	}
 }
 
 func readTestdata(name string) []byte {
@@ -219,6 +249,67 @@ func TestExecHung(t *testing.T) {
 			assertGone(t, pids[0], "the hung wsl.exe")
 			assertGone(t, pids[1], "the child holding its pipes")
 		})
+	}
+}
+
+// TestExecHungEscapedChild: a child of wsl.exe that the kill cannot reach
+// (on Unix, one that left the process group) and that holds wsl.exe's
+// output pipes does not hold up Run: Run stops waiting for the pipes half
+// a second after the kill, rather than when that child exits.
+func TestExecHungEscapedChild(t *testing.T) {
+	pidFile := filepath.Join(testutil.TempDir(t, "wsl"), "pids")
+	ex := fakeExec(t, "escape", fakePIDsEnv+"="+pidFile)
+	ex.Timeout = time.Second
+
+	start := time.Now()
+	_, err := ex.Run(context.Background(), "--terminate", "lima-a")
+	elapsed := time.Since(start)
+
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	pids := readPIDs(t, pidFile)
+	t.Cleanup(func() { killPID(pids[1]) })
+	assert.Less(t, elapsed, ex.Timeout+3*time.Second, "Run waited for the escaped child, which lives %s", escapeeLifetime)
+	assertGone(t, pids[0], "the hung wsl.exe")
+}
+
+// TestExecHungDefaultBound: with neither Exec.Timeout nor a deadline, a hung
+// wsl.exe is killed after DefaultTimeout. It takes that long, so it runs
+// in parallel, and not with -short.
+func TestExecHungDefaultBound(t *testing.T) {
+	if testing.Short() {
+		t.Skipf("takes DefaultTimeout (%s)", wsl.DefaultTimeout)
+	}
+	t.Parallel()
+	pidFile := filepath.Join(testutil.TempDir(t, "wsl"), "pids")
+	ex := fakeExec(t, "hang", fakePIDsEnv+"="+pidFile)
+	// The test's own bound: the fake destroys itself after a minute.
+	ctx, cancel := context.WithTimeout(context.Background(), wsl.DefaultTimeout+15*time.Second)
+	defer cancel()
+	ctx = withoutDeadline{ctx}
+
+	start := time.Now()
+	_, err := ex.Run(ctx, "--terminate", "lima-a")
+	elapsed := time.Since(start)
+
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorContains(t, err, "killed after its "+wsl.DefaultTimeout.String()+" timeout")
+	assert.Less(t, elapsed, wsl.DefaultTimeout+5*time.Second)
+	pids := readPIDs(t, pidFile)
+	assertGone(t, pids[0], "the hung wsl.exe")
+	assertGone(t, pids[1], "the child holding its pipes")
+}
+
+// withoutDeadline hides its context's deadline, so that Exec applies its
+// default bound, while the context still ends the run as a last resort.
+type withoutDeadline struct{ context.Context }
+
+func (withoutDeadline) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// killPID kills pid if it still runs.
+func killPID(pid int) {
+	if p, err := process.System().Find(pid); err == nil {
+		_ = p.Kill()
+		_ = p.Release()
 	}
 }
 
