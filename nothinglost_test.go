@@ -49,7 +49,7 @@ func TestWrongVMTypeKeepsRunningInstance(t *testing.T) {
 	sim, inst = simulate(t, siminst.Options{})
 	driver = pin(t, sim.DriverPID())
 	inst.VMType = "vz"
-	res, err = stop.Forcible{}.Stop(t.Context(), inst)
+	res, err = stop.Forcible{Timeout: 10 * time.Second}.Stop(t.Context(), inst)
 	require.NoError(t, err)
 	assert.Equal(t, stop.StoppedForcibly, res.Outcome)
 	requireExited(t, driver)

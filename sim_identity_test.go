@@ -42,7 +42,7 @@ func claim(t *testing.T, inst *stop.Instance, name string, pid int, written time
 // processes of another instance, which started after the files were
 // written: they are strangers, never signalled, and the stale files go.
 func TestSimulatedRecycledPID(t *testing.T) {
-	for _, s := range []stop.Stopper{stop.Forcible{}, stop.Orphan{}} {
+	for _, s := range []stop.Stopper{stop.Forcible{Timeout: 10 * time.Second}, bounded(stop.Orphan{})} {
 		_, inst := stopped(t, siminst.Options{})
 		old := time.Now().Add(-time.Hour)
 		other, _ := simulate(t, siminst.Options{Name: "other"})
@@ -73,7 +73,7 @@ func TestSimulatedStrangerUnknown(t *testing.T) {
 	claim(t, inst, "ha.pid", other.HostAgentPID(), time.Now())
 	before := dirNames(t, inst.Dir)
 
-	for _, s := range []stop.Stopper{stop.Graceful{Timeout: 10 * time.Second}, stop.Forcible{}, stop.Orphan{}} {
+	for _, s := range []stop.Stopper{stop.Graceful{Timeout: 10 * time.Second}, stop.Forcible{Timeout: 10 * time.Second}, bounded(stop.Orphan{})} {
 		res, err := s.Stop(t.Context(), inst)
 		require.ErrorIs(t, err, stop.ErrIdentityUnknown)
 		assert.ErrorContains(t, err, strconv.Itoa(other.HostAgentPID()))
@@ -100,7 +100,7 @@ func TestSimulatedTouchedPIDFiles(t *testing.T) {
 		ha, driver := pin(t, sim.HostAgentPID()), pin(t, sim.DriverPID())
 		touch(inst)
 		inst.AdditionalDisks = disksIfSupported()
-		res, err := stop.Forcible{}.Stop(t.Context(), inst)
+		res, err := stop.Forcible{Timeout: 10 * time.Second}.Stop(t.Context(), inst)
 		require.NoError(t, err)
 		assert.Equal(t, stop.StoppedForcibly, res.Outcome)
 		requireExited(t, ha)
@@ -121,7 +121,7 @@ func TestSimulatedTouchedPIDFiles(t *testing.T) {
 // live host agent, as a crash while writing it leaves, does not block a
 // stop: the host agent is found by its command line.
 func TestSimulatedEmptyHostAgentPIDFile(t *testing.T) {
-	for _, s := range []stop.Stopper{stop.Graceful{Timeout: 20 * time.Second}, stop.Forcible{}, stop.Orphan{}} {
+	for _, s := range []stop.Stopper{stop.Graceful{Timeout: 20 * time.Second}, stop.Forcible{Timeout: 10 * time.Second}, bounded(stop.Orphan{})} {
 		for _, content := range []string{"", "4294967295\n"} {
 			sim, inst := simulate(t, siminst.Options{})
 			ha, driver := pin(t, sim.HostAgentPID()), pin(t, sim.DriverPID())
@@ -145,7 +145,7 @@ func TestSimulatedAncestorInPIDFile(t *testing.T) {
 	_, inst := stopped(t, siminst.Options{})
 	claim(t, inst, "ha.pid", os.Getppid(), time.Now())
 	before := dirNames(t, inst.Dir)
-	for _, s := range []stop.Stopper{stop.Graceful{Timeout: 10 * time.Second}, stop.Forcible{}, stop.Orphan{}} {
+	for _, s := range []stop.Stopper{stop.Graceful{Timeout: 10 * time.Second}, stop.Forcible{Timeout: 10 * time.Second}, bounded(stop.Orphan{})} {
 		res, err := s.Stop(t.Context(), inst)
 		require.ErrorIs(t, err, stop.ErrUnsafePID)
 		assert.ErrorContains(t, err, "remove that file")
@@ -157,7 +157,7 @@ func TestSimulatedAncestorInPIDFile(t *testing.T) {
 // TestSimulatedVZ: with vz, the host agent is the driver and writes vz.pid
 // too: every policy stops the one process.
 func TestSimulatedVZ(t *testing.T) {
-	for _, s := range []stop.Stopper{stop.Graceful{Timeout: 20 * time.Second}, stop.Forcible{}, stop.Orphan{}} {
+	for _, s := range []stop.Stopper{stop.Graceful{Timeout: 20 * time.Second}, stop.Forcible{Timeout: 10 * time.Second}, bounded(stop.Orphan{})} {
 		sim, inst := simulate(t, siminst.Options{VMType: "vz"})
 		ha := pin(t, sim.HostAgentPID())
 		res, err := s.Stop(t.Context(), inst)
@@ -195,4 +195,11 @@ func disksIfSupported() []string {
 		return nil
 	}
 	return []string{"data"}
+}
+
+// bounded gives o's phases short bounds, so that a regression fails a test
+// in seconds rather than hanging it for the defaults' minutes.
+func bounded(o stop.Orphan) stop.Orphan {
+	o.Graceful.Timeout, o.Forcible.Timeout = 5*time.Second, 10*time.Second
+	return o
 }

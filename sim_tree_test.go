@@ -75,7 +75,7 @@ func TestSimulatedTreeKill(t *testing.T) {
 		require.Len(t, helpers, 2)
 		child, grandchild := pin(t, helpers[0]), pin(t, helpers[1])
 
-		res, err := stop.Forcible{}.Stop(t.Context(), inst)
+		res, err := stop.Forcible{Timeout: 10 * time.Second}.Stop(t.Context(), inst)
 		require.NoError(t, err)
 		t.Log("\n" + res.String())
 		assert.Equal(t, stop.StoppedForcibly, res.Outcome)
@@ -139,7 +139,7 @@ func TestSimulatedTreeKill(t *testing.T) {
 		require.NoError(t, sim.KillHostAgent())
 		hostAgentExit(t, sim)
 
-		res, err := stop.Forcible{}.Stop(t.Context(), inst)
+		res, err := stop.Forcible{Timeout: 10 * time.Second}.Stop(t.Context(), inst)
 		require.NoError(t, err)
 		t.Log("\n" + res.String())
 		assert.Equal(t, stop.StoppedForcibly, res.Outcome)

@@ -45,7 +45,7 @@ func TestSimulatedStopEvent(t *testing.T) {
 			sim, inst := simulate(t, tc.opts)
 			driver := pin(t, sim.DriverPID())
 
-			res, err := stop.Graceful{Processes: tc.table}.Stop(t.Context(), inst)
+			res, err := stop.Graceful{Processes: tc.table, Timeout: 10 * time.Second}.Stop(t.Context(), inst)
 			require.NoError(t, err)
 			t.Log("\n" + res.String())
 			assert.Equal(t, stop.StoppedGracefully, res.Outcome)
@@ -82,11 +82,11 @@ func TestSimulatedHeadless(t *testing.T) {
 				sim, inst := simulate(t, ha.opts)
 				haProc := pin(t, sim.HostAgentPID())
 
-				_, err := stop.Graceful{Processes: table}.Stop(t.Context(), inst)
+				_, err := stop.Graceful{Processes: table, Timeout: 10 * time.Second}.Stop(t.Context(), inst)
 				require.ErrorIs(t, err, process.ErrInterruptUnavailable)
 				requireRunning(t, haProc)
 
-				res, err := stop.Orphan{Graceful: stop.Graceful{Processes: table}, Forcible: stop.Forcible{Processes: table}}.Stop(t.Context(), inst)
+				res, err := stop.Orphan{Graceful: stop.Graceful{Processes: table, Timeout: 10 * time.Second}, Forcible: stop.Forcible{Processes: table, Timeout: 10 * time.Second}}.Stop(t.Context(), inst)
 				require.NoError(t, err)
 				t.Log("\n" + res.String())
 				assert.Equal(t, stop.StoppedForcibly, res.Outcome)

@@ -143,7 +143,7 @@ func (f *fixture) signalled(pid int) []string {
 
 func TestGraceful(t *testing.T) {
 	f := newFixture(t, processtest.Behavior{InterruptDelay: 10 * time.Millisecond}, processtest.Behavior{}).haEndsDriver()
-	res, err := stop.Graceful{Processes: &f.table}.Stop(context.Background(), f.inst)
+	res, err := stop.Graceful{Processes: &f.table, Timeout: 10 * time.Second}.Stop(context.Background(), f.inst)
 	require.NoError(t, err)
 	assert.Equal(t, stop.StoppedGracefully, res.Outcome)
 	assert.Equal(t, []string{"interrupt"}, f.signalled(haPID))
@@ -167,21 +167,21 @@ func TestGracefulCancelled(t *testing.T) {
 	f := newFixture(t, processtest.Behavior{IgnoreInterrupt: true}, processtest.Behavior{})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(20*time.Millisecond, cancel)
-	_, err := stop.Graceful{Processes: &f.table}.Stop(ctx, f.inst)
+	_, err := stop.Graceful{Processes: &f.table, Timeout: 10 * time.Second}.Stop(ctx, f.inst)
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Contains(t, f.files(t), "ha.pid")
 }
 
 func TestGracefulInterruptUnavailable(t *testing.T) {
 	f := newFixture(t, processtest.Behavior{InterruptErr: process.ErrInterruptUnavailable}, processtest.Behavior{})
-	res, err := stop.Graceful{Processes: &f.table}.Stop(context.Background(), f.inst)
+	res, err := stop.Graceful{Processes: &f.table, Timeout: 10 * time.Second}.Stop(context.Background(), f.inst)
 	require.ErrorIs(t, err, process.ErrInterruptUnavailable)
 	assert.Equal(t, stop.NotStopped, res.Outcome)
 }
 
 func TestForcible(t *testing.T) {
 	f := newFixture(t, processtest.Behavior{}, processtest.Behavior{})
-	res, err := stop.Forcible{Processes: &f.table}.Stop(context.Background(), f.inst)
+	res, err := stop.Forcible{Processes: &f.table, Timeout: 10 * time.Second}.Stop(context.Background(), f.inst)
 	require.NoError(t, err)
 	assert.Equal(t, stop.StoppedForcibly, res.Outcome)
 	assert.Equal(t, []string{"kill"}, f.signalled(driverPID))
@@ -190,14 +190,14 @@ func TestForcible(t *testing.T) {
 	f.assertDiskLocked(t, false)
 
 	// Idempotent.
-	res, err = stop.Forcible{Processes: &f.table}.Stop(context.Background(), f.inst)
+	res, err = stop.Forcible{Processes: &f.table, Timeout: 10 * time.Second}.Stop(context.Background(), f.inst)
 	require.NoError(t, err)
 	assert.Equal(t, stop.AlreadyStopped, res.Outcome)
 }
 
 func TestForcibleSurvivorKeepsFiles(t *testing.T) {
 	f := newFixture(t, processtest.Behavior{}, processtest.Behavior{RefuseKill: true})
-	res, err := stop.Forcible{Processes: &f.table}.Stop(context.Background(), f.inst)
+	res, err := stop.Forcible{Processes: &f.table, Timeout: 10 * time.Second}.Stop(context.Background(), f.inst)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, processtest.ErrKillRefused)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
@@ -209,7 +209,7 @@ func TestForcibleSurvivorKeepsFiles(t *testing.T) {
 
 func TestRecycledPIDNeverSignalled(t *testing.T) {
 	f := newFixture(t, processtest.Behavior{StartTime: time.Now().Add(time.Hour), CommandLine: stranger}, processtest.Behavior{})
-	for _, s := range []stop.Stopper{stop.Graceful{Processes: &f.table}, stop.Forcible{Processes: &f.table}} {
+	for _, s := range []stop.Stopper{stop.Graceful{Processes: &f.table, Timeout: 10 * time.Second}, stop.Forcible{Processes: &f.table, Timeout: 10 * time.Second}} {
 		res, _ := s.Stop(context.Background(), f.inst)
 		assert.Empty(t, f.signalled(haPID))
 		require.NotEmpty(t, res.Steps)
@@ -302,7 +302,7 @@ func TestDiskHeldElsewhereStaysLocked(t *testing.T) {
 	require.NoError(t, os.Remove(f.diskLock))
 	other := filepath.Join(filepath.Dir(f.inst.Dir), "other")
 	require.True(t, lockDisk(t, f.diskLock, other))
-	res, err := stop.Forcible{Processes: &f.table}.Stop(context.Background(), f.inst)
+	res, err := stop.Forcible{Processes: &f.table, Timeout: 10 * time.Second}.Stop(context.Background(), f.inst)
 	require.NoError(t, err)
 	assert.Equal(t, stop.StoppedForcibly, res.Outcome)
 	target, err := os.Readlink(f.diskLock)
@@ -327,7 +327,7 @@ func TestOrphan(t *testing.T) {
 			f := newFixture(t, tc.ha, processtest.Behavior{}).haEndsDriver()
 			o := stop.Orphan{
 				Graceful: stop.Graceful{Processes: &f.table, Timeout: 50 * time.Millisecond},
-				Forcible: stop.Forcible{Processes: &f.table},
+				Forcible: stop.Forcible{Processes: &f.table, Timeout: 10 * time.Second},
 			}
 			res, err := o.Stop(context.Background(), f.inst)
 			require.NoError(t, err)
@@ -346,8 +346,8 @@ func TestOrphan(t *testing.T) {
 func TestConcurrentStops(t *testing.T) {
 	f := newFixture(t, processtest.Behavior{InterruptDelay: 5 * time.Millisecond}, processtest.Behavior{}).haEndsDriver()
 	stoppers := []stop.Stopper{
-		stop.Graceful{Processes: &f.table}, stop.Forcible{Processes: &f.table}, stop.Orphan{
-			Graceful: stop.Graceful{Processes: &f.table}, Forcible: stop.Forcible{Processes: &f.table},
+		stop.Graceful{Processes: &f.table, Timeout: 10 * time.Second}, stop.Forcible{Processes: &f.table, Timeout: 10 * time.Second}, stop.Orphan{
+			Graceful: stop.Graceful{Processes: &f.table, Timeout: 10 * time.Second}, Forcible: stop.Forcible{Processes: &f.table, Timeout: 10 * time.Second},
 		},
 	}
 	var wg sync.WaitGroup
@@ -371,7 +371,7 @@ func TestConcurrentStops(t *testing.T) {
 
 func TestInvalidInstance(t *testing.T) {
 	for _, inst := range []*stop.Instance{nil, {Name: "x"}, {Name: "x", Dir: "d"}, {Name: "x", Dir: "d", VMType: "../qemu"}} {
-		res, err := stop.Forcible{}.Stop(context.Background(), inst)
+		res, err := stop.Forcible{Timeout: 10 * time.Second}.Stop(context.Background(), inst)
 		assert.Error(t, err)
 		assert.Equal(t, stop.NotStopped, res.Outcome)
 	}
