@@ -131,6 +131,9 @@ func (r *run) descendants(root *target, seen map[int]bool) []*target {
 				pinned = append(pinned, p)
 			}
 		}
+		if len(pinned) == 0 {
+			continue
+		}
 		again, err := pp.Children()
 		for _, p := range pinned {
 			if err != nil || !slices.Contains(again, p.PID()) || p.StartTime().Before(parent.p.StartTime().Add(-startTick)) || len(seen) >= maxDescendants {
