@@ -94,7 +94,9 @@ func newStaleness(ts targets, dead []*target) staleness {
 // stranger, or no running process. It returns the pid files with the PIDs
 // they named, for removal; a pid file that is garbage and not a target's
 // resolved one, or that names any other running process, fails the check.
-func (r *run) checkPIDFiles(table process.Table, ts targets, st staleness) (map[string]int, error) {
+// A pid file that names another PID than in prev, an earlier check's
+// result, is left out: it was rewritten meanwhile, and stays.
+func (r *run) checkPIDFiles(ts targets, st staleness, prev map[string]int) (map[string]int, error) {
 	names, err := r.listStale()
 	if err != nil {
 		return nil, err
@@ -112,7 +114,7 @@ func (r *run) checkPIDFiles(table process.Table, ts targets, st staleness) (map[
 			continue
 		}
 		path := filepath.Join(r.inst.Dir, name)
-		pid, _, err := process.ReadPIDFile(path)
+		pid, written, err := process.ReadPIDFile(path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			continue
@@ -126,10 +128,13 @@ func (r *run) checkPIDFiles(table process.Table, ts targets, st staleness) (map[
 			continue
 		}
 		if !st.dead[pid] && !st.strangers[pid] {
-			if err := r.checkNotRunning(table, path, pid); err != nil {
+			if err := r.checkNotRunning(path, claim{pid: pid, written: written}); err != nil {
 				errs = append(errs, err)
 				continue
 			}
+		}
+		if old, ok := prev[path]; prev != nil && ok && old != pid {
+			continue
 		}
 		pids[path] = pid
 	}
@@ -139,10 +144,10 @@ func (r *run) checkPIDFiles(table process.Table, ts targets, st staleness) (map[
 	return pids, nil
 }
 
-// checkNotRunning checks that pid, named by the pid file at path, runs no
-// process of the instance.
-func (r *run) checkNotRunning(table process.Table, path string, pid int) error {
-	p, err := table.Find(pid)
+// checkNotRunning checks that the process the pid file at path claims is
+// no process of the instance.
+func (r *run) checkNotRunning(path string, c claim) error {
+	p, err := r.table.Find(c.pid)
 	switch {
 	case errors.Is(err, process.ErrNotFound):
 		return nil
@@ -150,12 +155,11 @@ func (r *run) checkNotRunning(table process.Table, path string, pid int) error {
 		return fmt.Errorf("pid file %q: %w", path, err)
 	}
 	defer p.Release()
-	_, written, _ := process.ReadPIDFile(path)
-	if v := r.identify(&target{role: "process", pidFile: path}, claim{pid: pid, written: written}, p); v.id == NotOurs {
+	if v := r.identify(&target{role: "process", pidFile: path}, c, p); v.id == NotOurs {
 		return nil
 	}
 	return fmt.Errorf("%w: %s names pid %d (%s), which this stop did not end; check the instance's VMType, "+
-		"or whether it was restarted", ErrInstanceRunning, path, pid, executable(p))
+		"or whether it was restarted", ErrInstanceRunning, path, c.pid, executable(p))
 }
 
 // listStale lists the files in the instance directory whose names end in
@@ -193,11 +197,9 @@ func (r *run) removeStale(pids map[string]int) error {
 	// A restart since the check has rewritten a pid file: then the
 	// sockets are the new run's too, and nothing goes.
 	for path, want := range pids {
-		pid, _, err := process.ReadPIDFile(path)
-		if errors.Is(err, fs.ErrNotExist) || (err != nil && want == 0) || (err == nil && pid == want) {
-			continue
+		if !unchanged(path, want) {
+			return fmt.Errorf("%w: %s changed during the clean-up; nothing was removed", ErrInstanceRunning, path)
 		}
-		return fmt.Errorf("%w: %s changed during the clean-up; nothing was removed", ErrInstanceRunning, path)
 	}
 	for _, name := range names {
 		if filepath.Ext(name) != ".pid" {
@@ -205,22 +207,24 @@ func (r *run) removeStale(pids map[string]int) error {
 		}
 	}
 	haPID := filepath.Join(r.inst.Dir, "ha.pid")
-	for _, path := range append(slices.Sorted(maps.Keys(pids)), haPID) {
-		want, ok := pids[path]
-		if !ok || (path == haPID && len(errs) > 0) {
+	for _, path := range slices.Sorted(maps.Keys(pids)) {
+		if path == haPID && len(errs) > 0 {
 			continue
 		}
-		pid, _, err := process.ReadPIDFile(path)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-		case (err != nil && want == 0) || (err == nil && pid == want):
+		if unchanged(path, pids[path]) {
 			remove(path)
-		default:
+		} else {
 			errs = append(errs, fmt.Errorf("%w: %s changed during the clean-up and was kept", ErrInstanceRunning, path))
 		}
-		delete(pids, path)
 	}
 	return errors.Join(errs...)
+}
+
+// unchanged reports whether the pid file at path is gone or still holds
+// what a check found in it: pid, or garbage where pid is 0.
+func unchanged(path string, pid int) bool {
+	got, _, err := process.ReadPIDFile(path)
+	return errors.Is(err, fs.ErrNotExist) || (err != nil && pid == 0) || (err == nil && got == pid)
 }
 
 func hasStaleSuffix(name string) bool {

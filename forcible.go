@@ -55,16 +55,7 @@ var _ Stopper = Forcible{}
 // Stop stops inst forcibly. Stopping a stopped instance removes what stale
 // files it left and reports AlreadyStopped.
 func (f Forcible) Stop(ctx context.Context, inst *Instance) (*Result, error) {
-	return stopWith(ctx, inst, f.Logger, f.Verify, f.stop)
-}
-
-func (f Forcible) stop(ctx context.Context, r *run) error {
-	ts, err := r.find(orSystem(f.Processes))
-	defer ts.release()
-	if err != nil {
-		return fmt.Errorf("forced stop: %w", err)
-	}
-	return f.stopTargets(ctx, r, ts)
+	return stopWith(ctx, inst, f.Logger, f.Verify, f.Processes, "forced stop", f.stopTargets)
 }
 
 // stopTargets kills the processes that find pinned and cleans up.
@@ -81,11 +72,17 @@ func (f Forcible) stopTargets(ctx context.Context, r *run, ts targets) error {
 	}
 	killed := false
 	killErrs := make(map[*target]error)
-	kill := func(t *target, kind StepKind, action string, f func() error) error {
+	// Every signal checks the context first: a stop whose context has
+	// ended signals nothing more.
+	signal := func(t *target, kind StepKind, action string, f func() error) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("forced stop: before killing the %s: %w", t, err)
 		}
-		switch err := r.step(kind, t, action, f); {
+		err := r.step(kind, t, action, f)
+		switch {
+		case kind == StepKillGroup:
+			// A host agent that leads no group is no failure: its
+			// tree is killed process by process.
 		case err == nil:
 			killed = true
 		case !errors.Is(err, process.ErrNotFound):
@@ -102,17 +99,16 @@ func (f Forcible) stopTargets(ctx context.Context, r *run, ts targets) error {
 		if g, ok := t.p.(process.GroupKiller); ok && !f.KeepDescendants && t.role == RoleHostAgent {
 			// While the host agent lives, its PID names its own
 			// group and no other: members that left the tree go too.
-			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("forced stop: before killing the %s: %w", t, err)
+			if err := signal(t, StepKillGroup, "kill the process group of the "+t.String(), g.KillGroup); err != nil {
+				return err
 			}
-			_ = r.step(StepKillGroup, t, "kill the process group of the "+t.String(), g.KillGroup)
 		}
-		if err := kill(t, StepKill, "kill "+t.String(), t.p.Kill); err != nil {
+		if err := signal(t, StepKill, "kill "+t.String(), t.p.Kill); err != nil {
 			return err
 		}
 	}
 	for _, t := range tree {
-		if err := kill(t, StepKill, "kill "+t.String(), t.p.Kill); err != nil {
+		if err := signal(t, StepKill, "kill "+t.String(), t.p.Kill); err != nil {
 			return err
 		}
 	}
@@ -144,7 +140,7 @@ func (f Forcible) stopTargets(ctx context.Context, r *run, ts targets) error {
 	stale := newStaleness(ts, live)
 	var pidFiles map[string]int
 	check := func() (err error) {
-		pidFiles, err = r.checkPIDFiles(r.table, ts, stale)
+		pidFiles, err = r.checkPIDFiles(ts, stale, nil)
 		return err
 	}
 	if err := r.step(StepCheck, nil, "check that every pid file is stale", check); err != nil {
@@ -188,14 +184,8 @@ func (f Forcible) cleanUp(ctx context.Context, r *run, ts targets, stale stalene
 		disks = LimaDisks{}
 	}
 	if len(r.inst.AdditionalDisks) > 0 {
-		check := func() error {
-			again, err := r.checkPIDFiles(r.table, ts, stale)
-			for path, pid := range again {
-				if old, ok := pidFiles[path]; ok && old != pid {
-					delete(again, path)
-				}
-			}
-			pidFiles = again
+		check := func() (err error) {
+			pidFiles, err = r.checkPIDFiles(ts, stale, pidFiles)
 			return err
 		}
 		if err := r.step(StepCheck, nil, "check the pid files again before unlocking the disks", check); err != nil {

@@ -54,16 +54,7 @@ var _ Stopper = Graceful{}
 
 // Stop stops inst gracefully.
 func (g Graceful) Stop(ctx context.Context, inst *Instance) (*Result, error) {
-	return stopWith(ctx, inst, g.Logger, g.Verify, g.stop)
-}
-
-func (g Graceful) stop(ctx context.Context, r *run) error {
-	ts, err := r.find(orSystem(g.Processes))
-	defer ts.release()
-	if err != nil {
-		return fmt.Errorf("graceful stop: %w", err)
-	}
-	return g.stopTargets(ctx, r, ts)
+	return stopWith(ctx, inst, g.Logger, g.Verify, g.Processes, "graceful stop", g.stopTargets)
 }
 
 // stopTargets stops the processes that find pinned.

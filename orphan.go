@@ -5,7 +5,6 @@ package stop
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -68,19 +67,14 @@ func (o Orphan) Stop(ctx context.Context, inst *Instance) (*Result, error) {
 	if f.Logger == nil {
 		f.Logger = g.Logger
 	}
-	return stopWith(ctx, inst, g.Logger, g.Verify, func(ctx context.Context, r *run) error {
-		ts, err := r.find(orSystem(g.Processes))
-		defer ts.release()
-		if err != nil {
-			return fmt.Errorf("graceful stop: %w", err)
-		}
+	return stopWith(ctx, inst, g.Logger, g.Verify, g.Processes, "graceful stop", func(ctx context.Context, r *run, ts targets) error {
 		gctx := ctx
 		if deadline, ok := ctx.Deadline(); ok {
 			var cancel context.CancelFunc
 			gctx, cancel = context.WithDeadline(ctx, deadline.Add(-orDefault(o.ForcedBudget, DefaultForcedBudget)))
 			defer cancel()
 		}
-		err = g.stopTargets(gctx, r, ts)
+		err := g.stopTargets(gctx, r, ts)
 		if err == nil || ctx.Err() != nil {
 			return err
 		}

@@ -241,7 +241,7 @@ type run struct {
 	log      *slog.Logger
 	verify   Verifier
 	table    process.Table // set by find
-	pidFiles []string      // the pid files of the instance, for identify
+	pidFiles []string      // the pid files of the instance, set by find
 	begin    time.Time
 	res      *Result
 	phase    Phase
@@ -294,13 +294,24 @@ func (r *run) attrs(kind StepKind, t *target, action string) []any {
 	return attrs
 }
 
-// stopWith runs policy on inst, holding the instance's lock (see start).
-func stopWith(ctx context.Context, inst *Instance, log *slog.Logger, verify Verifier, policy func(context.Context, *run) error) (*Result, error) {
+// policy is what a Stopper does with the processes that find pinned.
+type policy func(ctx context.Context, r *run, ts targets) error
+
+// stopWith finds the processes of inst in table and runs stop on them,
+// holding the instance's lock (see start). name prefixes an error of find.
+func stopWith(ctx context.Context, inst *Instance, log *slog.Logger, verify Verifier, table process.Table, name string, stop policy) (*Result, error) {
 	r, unlock, err := start(ctx, inst, log)
 	r.verify = verify
 	defer unlock()
 	if err == nil {
-		err = policy(ctx, r)
+		var ts targets
+		ts, err = r.find(orSystem(table))
+		defer ts.release()
+		if err != nil {
+			err = fmt.Errorf("%s: %w", name, err)
+		} else {
+			err = stop(ctx, r, ts)
+		}
 	}
 	if err != nil {
 		name := "<nil>"
@@ -321,15 +332,6 @@ func start(ctx context.Context, inst *Instance, log *slog.Logger) (*run, func(),
 	r := &run{inst: inst, log: orDiscard(log), begin: begin, res: &Result{Start: begin}, phase: PhaseStart}
 	if err := inst.validate(); err != nil {
 		return r, func() {}, err
-	}
-	ts, err := newTargets(inst)
-	if err != nil {
-		return r, func() {}, fmt.Errorf("instance %q: %w", inst.Name, err)
-	}
-	for _, t := range ts {
-		if t.pidFile != "" {
-			r.pidFiles = append(r.pidFiles, t.pidFile)
-		}
 	}
 	unlock, err := lockInstance(ctx, inst.Dir)
 	if err != nil {

@@ -176,11 +176,16 @@ func (r *run) find(table process.Table) (targets, error) {
 		return nil, err
 	}
 	for _, t := range ts {
+		if t.pidFile != "" {
+			r.pidFiles = append(r.pidFiles, t.pidFile)
+		}
+	}
+	for _, t := range ts {
 		if t.pidFile == "" && t.pid == 0 {
 			continue
 		}
 		start := time.Now()
-		p, err := r.findTarget(table, t)
+		p, err := r.findTarget(t)
 		t.p = p
 		switch {
 		case err == nil && p == nil:
@@ -203,7 +208,7 @@ func (r *run) find(table process.Table) (targets, error) {
 		_ = drv.p.Release()
 		drv.p, drv.same = nil, ha
 	}
-	if err := r.discover(table, ts); err != nil {
+	if err := r.discover(ts); err != nil {
 		ts.release()
 		return ts, fmt.Errorf("finding the processes of instance %q: %w", r.inst.Name, err)
 	}
@@ -212,7 +217,7 @@ func (r *run) find(table process.Table) (targets, error) {
 
 // findTarget returns the running process of t if it is provably the
 // instance's, nil if none runs or it is a stranger.
-func (r *run) findTarget(table process.Table, t *target) (process.Process, error) {
+func (r *run) findTarget(t *target) (process.Process, error) {
 	pid, written, err := process.ReadPIDFile(t.pidFile)
 	switch {
 	case t.pidFile == "" || errors.Is(err, fs.ErrNotExist):
@@ -227,12 +232,12 @@ func (r *run) findTarget(table process.Table, t *target) (process.Process, error
 		return nil, err
 	}
 	t.claim = claim{pid: pid, written: written}
-	p, err := table.Find(pid)
+	p, err := r.table.Find(pid)
 	switch {
 	case errors.Is(err, process.ErrNotFound):
 		return nil, nil
 	case err != nil:
-		return nil, fmt.Errorf("pid %d of %s: %w", pid, r.claimSource(t), err)
+		return nil, fmt.Errorf("pid %d of %s: %w", pid, t.claimSource(), err)
 	}
 	v := r.identify(t, t.claim, p)
 	switch v.id {
@@ -241,17 +246,18 @@ func (r *run) findTarget(table process.Table, t *target) (process.Process, error
 		return p, nil
 	case NotOurs:
 		_ = p.Release()
-		return nil, fmt.Errorf("%w: pid %d of %s: %s", ErrNotOurProcess, pid, r.claimSource(t), v.why)
+		return nil, fmt.Errorf("%w: pid %d of %s: %s", ErrNotOurProcess, pid, t.claimSource(), v.why)
 	}
 	exe := executable(p)
 	_ = p.Release()
 	return nil, fmt.Errorf("%w: pid %d (%s) named by %s may or may not be the %s of instance %q: %s; "+
 		"nothing was signalled or removed: check what that process is, stop it yourself if it is the instance's, "+
 		"or %s if it is not",
-		ErrIdentityUnknown, pid, exe, r.claimSource(t), t.role, r.inst.Name, v.why, r.claimFix(t))
+		ErrIdentityUnknown, pid, exe, t.claimSource(), t.role, r.inst.Name, v.why, t.claimFix())
 }
 
-func (r *run) claimSource(t *target) string {
+// claimSource names where t's claim came from.
+func (t *target) claimSource() string {
 	if t.claim.written.IsZero() {
 		return "the caller"
 	}
@@ -259,7 +265,7 @@ func (r *run) claimSource(t *target) string {
 }
 
 // claimFix says how to withdraw t's claim.
-func (r *run) claimFix(t *target) string {
+func (t *target) claimFix() string {
 	if t.claim.written.IsZero() {
 		return fmt.Sprintf("stop passing pid %d", t.claim.pid)
 	}
@@ -271,7 +277,7 @@ func (r *run) claimFix(t *target) string {
 // its other process is there). The scan costs milliseconds on a busy host,
 // so it is paid only then: never for a stopped instance without pid files,
 // and never for the pid file a WSL2 driver does not write.
-func (r *run) discover(table process.Table, ts targets) error {
+func (r *run) discover(ts targets) error {
 	var want []*target
 	for _, t := range ts {
 		if t.p != nil || t.same != nil || t.pidFile == "" {
@@ -284,7 +290,7 @@ func (r *run) discover(table process.Table, ts targets) error {
 	if len(want) == 0 {
 		return nil
 	}
-	lister, ok := table.(process.Lister)
+	lister, ok := r.table.(process.Lister)
 	if !ok {
 		return nil
 	}
@@ -296,7 +302,7 @@ func (r *run) discover(table process.Table, ts targets) error {
 	}
 	for _, t := range want {
 		start := time.Now()
-		p, err := r.discoverTarget(table, entries, t)
+		p, err := r.discoverTarget(entries, t)
 		if err != nil {
 			r.record(start, StepSearch, t, "search for the "+string(t.role), err)
 			return err
@@ -328,13 +334,13 @@ func (r *run) mayRun(ts targets) bool {
 
 // discoverTarget returns the one running process whose command line names
 // t's pid file, pinned and checked again through the pin, or nil.
-func (r *run) discoverTarget(table process.Table, entries []process.Entry, t *target) (process.Process, error) {
+func (r *run) discoverTarget(entries []process.Entry, t *target) (process.Process, error) {
 	var found process.Process
 	for _, e := range entries {
 		if r.namedPIDFile(e.CommandLine) != t.pidFile {
 			continue
 		}
-		p, err := table.Find(e.PID)
+		p, err := r.table.Find(e.PID)
 		if err != nil {
 			continue // gone, or a PID that must never be signalled
 		}

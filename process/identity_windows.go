@@ -31,13 +31,12 @@ func ancestors() ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	var creation, exit, kernel, user windows.Filetime
-	if err := windows.GetProcessTimes(windows.CurrentProcess(), &creation, &exit, &kernel, &user); err != nil {
-		return nil, fmt.Errorf("failed to read the caller's creation time: %w", err)
-	}
 	// started bounds the start of the next ancestor: the start of the
 	// nearest descendant whose start time is known.
-	started := time.Unix(0, creation.Nanoseconds())
+	started, err := handleCreationTime(windows.CurrentProcess(), os.Getpid())
+	if err != nil {
+		return nil, err
+	}
 	var up []int
 	for pid := uint32(os.Getpid()); len(up) < maxAncestors; {
 		parent, ok := parents[pid]
@@ -72,6 +71,12 @@ func creationTime(pid uint32) (time.Time, error) {
 		return time.Time{}, err
 	}
 	defer windows.CloseHandle(h)
+	return handleCreationTime(h, int(pid))
+}
+
+// handleCreationTime returns when the process of handle h, whose PID is
+// pid, started.
+func handleCreationTime(h windows.Handle, pid int) (time.Time, error) {
 	var creation, exit, kernel, user windows.Filetime
 	if err := windows.GetProcessTimes(h, &creation, &exit, &kernel, &user); err != nil {
 		return time.Time{}, fmt.Errorf("failed to read the creation time of pid %d: %w", pid, err)

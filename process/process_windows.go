@@ -34,12 +34,10 @@ func (t SystemTable) find(pid int) (Process, error) {
 		p.Release()
 		return nil, err
 	}
-	var creation, exit, kernel, user windows.Filetime
-	if err := windows.GetProcessTimes(h, &creation, &exit, &kernel, &user); err != nil {
+	if p.start, err = handleCreationTime(h, pid); err != nil {
 		p.Release()
-		return nil, fmt.Errorf("failed to read the creation time of pid %d: %w", pid, err)
+		return nil, err
 	}
-	p.start = time.Unix(0, creation.Nanoseconds())
 	return p, nil
 }
 
