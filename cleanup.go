@@ -207,7 +207,7 @@ func (r *run) removeStale(pids map[string]int) error {
 		}
 	}
 	haPID := filepath.Join(r.inst.Dir, "ha.pid")
-	for _, path := range slices.Sorted(maps.Keys(pids)) {
+	for _, path := range removalOrder(pids, haPID) {
 		if path == haPID && len(errs) > 0 {
 			continue
 		}
@@ -218,6 +218,16 @@ func (r *run) removeStale(pids map[string]int) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// removalOrder returns the pid files of pids in the order they are removed:
+// by name, ha.pid last.
+func removalOrder(pids map[string]int, haPID string) []string {
+	order := slices.Sorted(maps.Keys(pids))
+	if i := slices.Index(order, haPID); i >= 0 {
+		order = append(slices.Delete(order, i, i+1), haPID)
+	}
+	return order
 }
 
 // unchanged reports whether the pid file at path is gone or still holds
