@@ -20,6 +20,7 @@ import (
 	"github.com/limastop/stop"
 	"github.com/limastop/stop/internal/siminst"
 	"github.com/limastop/stop/internal/testutil"
+	"github.com/limastop/stop/process"
 	"github.com/limastop/stop/process/processtest"
 )
 
@@ -225,4 +226,52 @@ func TestTwoProcessesOneInstance(t *testing.T) {
 		require.Equal(t, 1, stopped, "round %d: %q", i, outs)
 		require.NoError(t, sim.Close())
 	}
+}
+
+// TestCancelledDuringFindSignalsNothing: a context that ends while the
+// processes are being identified (here, from the caller's Verifier) ends
+// the stop before its first signal, for every policy.
+func TestCancelledDuringFindSignalsNothing(t *testing.T) {
+	for _, s := range policies() {
+		t.Run(s.name, func(t *testing.T) {
+			f := newFixture(t, processtest.Behavior{}, processtest.Behavior{})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			cancelling := func(*stop.Instance, stop.Role, process.Process) stop.Identity {
+				cancel()
+				return stop.IdentityUnknown
+			}
+			var st stop.Stopper
+			switch p := s.new(&f.table).(type) {
+			case stop.Graceful:
+				p.Verify = cancelling
+				st = p
+			case stop.Forcible:
+				p.Verify = cancelling
+				st = p
+			case stop.Orphan:
+				p.Graceful.Verify = cancelling
+				st = p
+			}
+			res, err := st.Stop(ctx, f.inst)
+			require.ErrorIs(t, err, context.Canceled)
+			assert.Equal(t, stop.NotStopped, res.Outcome)
+			assert.Empty(t, f.signalled(haPID))
+			assert.Empty(t, f.signalled(driverPID))
+			assert.ElementsMatch(t, []string{"lima.yaml", "ha.pid", "qemu.pid", "ha.sock"}, f.files(t))
+		})
+	}
+}
+
+// TestPreCancelledStopTakesNoLock: a stop whose context has already ended
+// does not even look at the processes.
+func TestPreCancelledStopTakesNoLock(t *testing.T) {
+	f := newFixture(t, processtest.Behavior{}, processtest.Behavior{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, s := range policies() {
+		_, err := s.new(&f.table).Stop(ctx, f.inst)
+		require.ErrorIs(t, err, context.Canceled)
+	}
+	assert.Empty(t, f.table.Calls())
 }
