@@ -94,9 +94,7 @@ func newStaleness(ts targets, dead []*target) staleness {
 // stranger, or no running process. It returns the pid files with the PIDs
 // they named, for removal; a pid file that is garbage and not a target's
 // resolved one, or that names any other running process, fails the check.
-// A pid file that names another PID than in prev, an earlier check's
-// result, is left out: it was rewritten meanwhile, and stays.
-func (r *run) checkPIDFiles(ts targets, st staleness, prev map[string]int) (map[string]int, error) {
+func (r *run) checkPIDFiles(ts targets, st staleness) (map[string]int, error) {
 	names, err := r.listStale()
 	if err != nil {
 		return nil, err
@@ -132,9 +130,6 @@ func (r *run) checkPIDFiles(ts targets, st staleness, prev map[string]int) (map[
 				errs = append(errs, err)
 				continue
 			}
-		}
-		if old, ok := prev[path]; prev != nil && ok && old != pid {
-			continue
 		}
 		pids[path] = pid
 	}

@@ -140,7 +140,7 @@ func (f Forcible) stopTargets(ctx context.Context, r *run, ts targets) error {
 	stale := newStaleness(ts, live)
 	var pidFiles map[string]int
 	check := func() (err error) {
-		pidFiles, err = r.checkPIDFiles(ts, stale, nil)
+		pidFiles, err = r.checkPIDFiles(ts, stale)
 		return err
 	}
 	if err := r.step(StepCheck, nil, "check that every pid file is stale", check); err != nil {
@@ -185,7 +185,7 @@ func (f Forcible) cleanUp(ctx context.Context, r *run, ts targets, stale stalene
 	}
 	if len(r.inst.AdditionalDisks) > 0 {
 		check := func() (err error) {
-			pidFiles, err = r.checkPIDFiles(ts, stale, pidFiles)
+			pidFiles, err = r.checkPIDFiles(ts, stale)
 			return err
 		}
 		if err := r.step(StepCheck, nil, "check the pid files again before unlocking the disks", check); err != nil {
