@@ -60,6 +60,10 @@ func TestCommandLineZombie(t *testing.T) {
 	require.Equal(t, "Z", state, "the child is not reaped yet")
 	_, err := p.CommandLine()
 	assert.ErrorIs(t, err, process.ErrNotFound)
+	// An exited process that no one has reaped yet runs no more: Find
+	// does not pin it.
+	_, err = process.System().Find(c.pid)
+	assert.ErrorIs(t, err, process.ErrNotFound)
 }
 
 // TestCommandLineKernelThread checks that a live process without a command
