@@ -47,8 +47,10 @@ func BenchmarkExitDetection(b *testing.B) {
 // "find" pins the process and reads its start time, all that the rule of
 // the start time against the pid file's modification time needed; "find
 // and command line" also reads the command line through the pin, which
-// the rules by command line need; "list" is the scan of the whole process
-// table paid only when a pid file is unusable or missing.
+// the rules by command line need; "children" lists the children of the
+// waiter, a Go process with several threads, as a forced stop does for
+// every process it kills; "list" is the scan of the whole process table
+// paid only when a pid file is unusable or missing.
 func BenchmarkIdentify(b *testing.B) {
 	c := startChild(b)
 	b.Run("find", func(b *testing.B) {
@@ -67,6 +69,19 @@ func BenchmarkIdentify(b *testing.B) {
 			_, err = p.CommandLine()
 			require.NoError(b, err)
 			_ = p.Release()
+		}
+	})
+	b.Run("children", func(b *testing.B) {
+		p, err := process.System().Find(c.pid)
+		require.NoError(b, err)
+		defer p.Release()
+		parent, ok := p.(process.Parent)
+		if !ok {
+			b.Skip("no process.Parent here")
+		}
+		for b.Loop() {
+			_, err := parent.Children()
+			require.NoError(b, err)
 		}
 	})
 	b.Run("list", func(b *testing.B) {

@@ -236,7 +236,7 @@ func parentPID(pid int) (int, error) {
 // ErrNotFound.
 func readProc(pid int, name string) ([]byte, error) {
 	path := "/proc/" + strconv.Itoa(pid) + "/" + name
-	b, err := os.ReadFile(path)
+	b, err := readSmallFile(path)
 	switch {
 	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ESRCH):
 		return nil, fmt.Errorf("pid %d: %w", pid, ErrNotFound)
@@ -244,6 +244,38 @@ func readProc(pid int, name string) ([]byte, error) {
 		return nil, fmt.Errorf("failed to read %q: %w", path, err)
 	}
 	return b, nil
+}
+
+// readSmallFile reads a file of /proc with open, read and close alone:
+// os.ReadFile would also stat it and try to register it with the netpoller,
+// two more system calls for every file, and a stop reads one for every
+// thread of every process whose children it lists. Errors are
+// *os.PathError, as os.ReadFile's are.
+func readSmallFile(path string) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	for errors.Is(err, unix.EINTR) {
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	b := make([]byte, 0, 512)
+	for {
+		n, err := unix.Read(fd, b[len(b):cap(b)])
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case err != nil:
+			return nil, &os.PathError{Op: "read", Path: path, Err: err}
+		case n == 0:
+			return b, nil
+		}
+		b = b[:len(b)+n]
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // statFields reads /proc/PID/stat and returns its fields from field 3 on.

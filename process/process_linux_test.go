@@ -102,3 +102,21 @@ func procState(t *testing.T, pid int) string {
 	require.NotEmpty(t, fields)
 	return fields[0]
 }
+
+// TestCommandLineAnyLength reads command lines on both sides of the sizes
+// where the /proc reader grows its buffer, and one longer than a page.
+func TestCommandLineAnyLength(t *testing.T) {
+	base := len(os.Args[0]) + 1
+	for _, size := range []int{511, 512, 513, 1024, 1025, 9000} {
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
+			arg := strings.Repeat("a", max(size-base-1, 1))
+			c := startChildWith(t, []string{arg})
+			p, err := process.System().Find(c.pid)
+			require.NoError(t, err)
+			defer p.Release()
+			args, err := p.CommandLine()
+			require.NoError(t, err)
+			assert.Equal(t, []string{os.Args[0], arg}, args)
+		})
+	}
+}

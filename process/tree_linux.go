@@ -57,7 +57,7 @@ func taskChildren(pid int) ([]int, error) {
 	}
 	var pids []int
 	for _, task := range tasks {
-		b, err := os.ReadFile(dir + "/" + task.Name() + "/children")
+		b, err := readSmallFile(dir + "/" + task.Name() + "/children")
 		switch {
 		case errors.Is(err, fs.ErrNotExist) && task.Name() == strconv.Itoa(pid):
 			return nil, err // no CONFIG_PROC_CHILDREN
