@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,6 +70,9 @@ type childConfig struct {
 	// Descendants is, for the host agent, how many helpers it chains;
 	// for a helper, how many it heads, itself included.
 	Descendants int `json:"descendants"`
+	// LightHelpers: the helpers are a shell and a sleep (see
+	// Options.LightHelpers).
+	LightHelpers bool `json:"lightHelpers"`
 }
 
 // newChildConfig checks opts and fills in the defaults.
@@ -92,6 +96,9 @@ func newChildConfig(opts Options) (childConfig, error) {
 	}
 	if opts.Descendants < 0 || opts.Descendants > maxDescendants {
 		return childConfig{}, fmt.Errorf("siminst: Options.Descendants is %d, not between 0 and %d", opts.Descendants, maxDescendants)
+	}
+	if opts.LightHelpers && (runtime.GOOS == "windows" || opts.Descendants > maxLightHelpers) {
+		return childConfig{}, fmt.Errorf("siminst: Options.LightHelpers allows at most %d helpers, and none on Windows", maxLightHelpers)
 	}
 	if opts.ExternalDriver != "" {
 		if err := checkName(opts.ExternalDriver); err != nil {
@@ -118,6 +125,7 @@ func newChildConfig(opts Options) (childConfig, error) {
 		Lifetime:        lifetime,
 		ExternalDriver:  opts.ExternalDriver,
 		Descendants:     opts.Descendants,
+		LightHelpers:    opts.LightHelpers,
 	}, nil
 }
 

@@ -53,7 +53,7 @@ func startDriver(cfg childConfig, log *slog.Logger) (*proc, error) {
 		return d, nil
 	}
 	cfg.Role = RoleDriver
-	d, _, err := spawn(cfg, driverArgs(cfg), backgroundSysProcAttr(), readinessWant{})
+	d, _, err := spawn(cfg, "", driverArgs(cfg), backgroundSysProcAttr(), readinessWant{})
 	return d, err
 }
 
@@ -66,7 +66,7 @@ func startDriver(cfg childConfig, log *slog.Logger) (*proc, error) {
 // created, and the process if it started.
 func startExternalDriver(cfg childConfig) (*proc, []string, error) {
 	cfg.Role = RoleExternalDriver
-	p, _, err := spawn(cfg, externalDriverArgs(cfg), backgroundSysProcAttr(), readinessWant{})
+	p, _, err := spawn(cfg, "", externalDriverArgs(cfg), backgroundSysProcAttr(), readinessWant{})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -4,6 +4,7 @@
 package siminst
 
 import (
+	"fmt"
 	"log/slog"
 	"slices"
 	"time"
@@ -41,9 +42,32 @@ func startHelpers(cfg childConfig, n int) (*proc, []int, error) {
 	// No SysProcAttr: like ssh started by Lima's host agent, the helpers
 	// stay in their parent's process group (on Windows, its console
 	// process group), so a group kill of the host agent reaches them.
-	child, ready, err := spawn(cfg, helperArgs(), nil, readinessWant{helpers: n - 1})
+	prog, args := "", helperArgs()
+	if cfg.LightHelpers {
+		prog, args = "/bin/sh", lightHelperArgs(n, cfg.Lifetime)
+	}
+	child, ready, err := spawn(cfg, prog, args, nil, readinessWant{helpers: n - 1})
 	if err != nil {
 		return nil, nil, err
 	}
 	return child, slices.Insert(ready.helpers, 0, child.pid), nil
+}
+
+// maxLightHelpers bounds Options.Descendants with Options.LightHelpers: a
+// shell and the sleep it starts.
+const maxLightHelpers = 2
+
+// lightHelperArgs returns the arguments of /bin/sh for the first of n light
+// helpers, n at most maxLightHelpers. It speaks the helpers' protocol: it
+// reports ready, with the PID of its sleep if it has one, stops on the
+// stop line (its sleep first) and runs on, until its lifetime, if its stdin
+// reaches a bare EOF.
+func lightHelperArgs(n int, lifetime time.Duration) []string {
+	seconds := int64((lifetime + time.Second - 1) / time.Second)
+	script := fmt.Sprintf("echo %s\nread -r line && exit 0\nexec sleep %d", readyWord, seconds)
+	if n > 1 {
+		script = fmt.Sprintf("sleep %d </dev/null >/dev/null &\necho \"%s %s=$!\"\nif read -r line; then kill $!; wait; exit 0; fi\nwait",
+			seconds, readyWord, keyHelpers)
+	}
+	return []string{"-c", script}
 }

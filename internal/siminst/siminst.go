@@ -27,8 +27,9 @@
 // only -name lima-<name>. As in Lima, the vz driver is no process of its
 // own: the host agent writes vz.pid with its own PID. Options.NoPIDFileArgs
 // drops the pid file arguments. The helpers (Options.Descendants) run as
-// "<executable> helper" and name no file: only their ancestry ties them to
-// the instance. What the processes need to know travels in an environment
+// "<executable> helper", or with Options.LightHelpers as "/bin/sh -c
+// <script>" and "sleep <seconds>", and name no file: only their ancestry
+// ties them to the instance. What the processes need to know travels in an environment
 // variable instead, which RunIfChild reads.
 //
 // The processes and their groups, as in Lima:
@@ -155,6 +156,13 @@ type Options struct {
 	// Instance.HelperPIDs). On Windows they share its console process
 	// group, so a CTRL_BREAK sent to that group reaches them too.
 	Descendants int
+	// LightHelpers makes the helpers a shell and, for a second one, a
+	// sleep below it, on Unix: processes as light as the ssh that Lima's
+	// host agent starts, where a re-executed Go binary takes several times
+	// as long to die. The shell stops on the stop line as the others do;
+	// neither records its exit. It allows at most two helpers, and none
+	// on Windows, which has neither program.
+	LightHelpers bool
 }
 
 // Exit is how the host agent ended, as its parent, the caller, saw it.

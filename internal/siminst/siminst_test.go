@@ -565,6 +565,7 @@ func TestStartErrors(t *testing.T) {
 		{name: "reserved name", opts: siminst.Options{LimaHome: home, Name: "_disks"}},
 		{name: "negative descendants", opts: siminst.Options{LimaHome: home, Descendants: -1}},
 		{name: "too many descendants", opts: siminst.Options{LimaHome: home, Descendants: 17}},
+		{name: "too many light helpers", opts: siminst.Options{LimaHome: home, Descendants: 3, LightHelpers: true}},
 		{name: "external driver with a separator", opts: siminst.Options{LimaHome: home, ExternalDriver: "a/b"}},
 	}
 	for _, tt := range tests {

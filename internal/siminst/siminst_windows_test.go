@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/limastop/stop/internal/siminst"
+	"github.com/limastop/stop/internal/testutil"
 	"github.com/limastop/stop/process"
 )
 
@@ -51,4 +52,12 @@ func TestStopEventPrefix(t *testing.T) {
 	exit := waitHostAgent(t, inst)
 	assert.False(t, exit.Killed, "exit %+v", exit)
 	assert.Equal(t, siminst.ReasonInterrupted, recordsByRole(t, inst)[siminst.RoleHostAgent].Reason)
+}
+
+// TestLightHelpersRefused: Windows has no shell or sleep to make light
+// helpers of.
+func TestLightHelpersRefused(t *testing.T) {
+	t.Parallel()
+	_, err := siminst.Start(t.Context(), siminst.Options{LimaHome: testutil.TempDir(t, "siminst"), Descendants: 1, LightHelpers: true})
+	require.Error(t, err)
 }

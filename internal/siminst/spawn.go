@@ -23,19 +23,21 @@ type proc struct {
 	stopSelf func()
 }
 
-// spawn starts the current executable again as the simulated process
-// cfg.Role with args (the command line a stop policy sees) and attr, and
+// spawn starts prog, or the current executable again if prog is "", as
+// the simulated process cfg.Role with args (the command line a stop policy
+// sees) and attr, and
 // returns once it has reported ready with the fields of want. Its stdin
 // stays with the caller, to stop it (see proc.stop), and its stderr is the
 // caller's.
-func spawn(cfg childConfig, args []string, attr *syscall.SysProcAttr, want readinessWant) (*proc, readiness, error) {
+func spawn(cfg childConfig, prog string, args []string, attr *syscall.SysProcAttr, want readinessWant) (*proc, readiness, error) {
 	env, err := childEnv(cfg)
 	if err != nil {
 		return nil, readiness{}, err
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, readiness{}, fmt.Errorf("failed to find the executable to re-execute: %w", err)
+	if prog == "" {
+		if prog, err = os.Executable(); err != nil {
+			return nil, readiness{}, fmt.Errorf("failed to find the executable to re-execute: %w", err)
+		}
 	}
 	stdinR, stdinW, err := os.Pipe()
 	if err != nil {
@@ -48,7 +50,7 @@ func spawn(cfg childConfig, args []string, attr *syscall.SysProcAttr, want readi
 		return nil, readiness{}, err
 	}
 	defer outR.Close()
-	cmd := exec.Command(exe, args...)
+	cmd := exec.Command(prog, args...)
 	cmd.Env = env
 	cmd.Stdin = stdinR
 	cmd.Stdout = outW

@@ -37,13 +37,18 @@ func BenchmarkForcible(b *testing.B) {
 
 // BenchmarkForcibleBusyHost is BenchmarkForcible on a host running
 // extraProcesses more processes, with a host agent that has a child and a
-// grandchild of its own (as Lima's starts ssh): ours kills and confirms
-// that tree too, which Lima's StopForcibly leaves running. The target is
+// grandchild of its own, as Lima's starts ssh: ours kills and confirms that
+// tree too, which Lima's StopForcibly leaves running. The target is
 // ours-return/lima-gone <= 1.25: the tree costs a fraction of what Lima's
 // processes take to die.
+//
+// The child and grandchild are a shell and a sleep (siminst's
+// LightHelpers), which weigh what ssh weighs: a re-executed Go test binary
+// takes several times as long to die, and the benchmark would measure that
+// rather than the stop.
 func BenchmarkForcibleBusyHost(b *testing.B) {
 	startIdle(b, extraProcesses)
-	benchmarkForcible(b, siminst.Options{AdditionalDisks: []string{"data"}, Descendants: 2})
+	benchmarkForcible(b, siminst.Options{AdditionalDisks: []string{"data"}, Descendants: 2, LightHelpers: true})
 }
 
 // extraProcesses is how many idle processes BenchmarkForcibleBusyHost adds.

@@ -1,0 +1,90 @@
+//go:build !windows
+
+// SPDX-FileCopyrightText: Copyright The limastop Authors
+// SPDX-License-Identifier: Apache-2.0
+
+package siminst_test
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/limastop/stop/internal/siminst"
+	"github.com/limastop/stop/process"
+)
+
+// TestLightHelpers: with Options.LightHelpers the chain is a shell and the
+// sleep it started, in the host agent's process group, ancestry as with
+// the Go helpers.
+func TestLightHelpers(t *testing.T) {
+	t.Parallel()
+	inst := start(t, siminst.Options{Descendants: 2, LightHelpers: true, Lifetime: time.Minute})
+	helpers := inst.HelperPIDs()
+	require.Len(t, helpers, 2)
+	requireChild(t, find(t, inst.HostAgentPID()), helpers[0])
+	requireChild(t, find(t, helpers[0]), helpers[1])
+	for i, pid := range helpers {
+		requireAlive(t, find(t, pid), 100*time.Millisecond)
+		pgid, _ := processGroup(t, pid)
+		assert.Equal(t, inst.HostAgentPID(), pgid, "process group of helper %d", i+1)
+	}
+	if args, ok := processArgs(t, helpers[0]); ok {
+		assert.Equal(t, "-c", args[0], "the shell's arguments")
+	}
+	if args, ok := processArgs(t, helpers[1]); ok {
+		assert.Equal(t, []string{strconv.Itoa(60)}, args, "the sleep's arguments")
+	}
+}
+
+// TestLightHelpersInterrupt: a host agent that shuts down stops its light
+// helpers too, whether it has one or two; they record nothing.
+func TestLightHelpersInterrupt(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{1, 2} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			t.Parallel()
+			inst := start(t, siminst.Options{Descendants: n, LightHelpers: true})
+			var helpers []process.Process
+			for _, pid := range inst.HelperPIDs() {
+				helpers = append(helpers, find(t, pid))
+			}
+			require.Len(t, helpers, n)
+			require.NoError(t, find(t, inst.HostAgentPID()).Interrupt())
+			assert.False(t, waitHostAgent(t, inst).Killed)
+			for _, h := range helpers {
+				waitExit(t, h)
+			}
+			assert.Empty(t, helperRecords(t, inst))
+		})
+	}
+}
+
+// TestLightHelpersOutliveKilledHostAgent: like the Go helpers, and like
+// ssh, the light helpers run on when the host agent is killed, the shell
+// whether or not it has a sleep below it, and Close ends them.
+func TestLightHelpersOutliveKilledHostAgent(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{1, 2} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			t.Parallel()
+			inst := start(t, siminst.Options{Descendants: n, LightHelpers: true})
+			var helpers []process.Process
+			for _, pid := range inst.HelperPIDs() {
+				helpers = append(helpers, find(t, pid))
+			}
+			require.NoError(t, inst.KillHostAgent())
+			assert.True(t, waitHostAgent(t, inst).Killed)
+			for _, h := range helpers {
+				requireAlive(t, h, 300*time.Millisecond)
+			}
+			require.NoError(t, inst.Close())
+			for _, h := range helpers {
+				waitExit(t, h)
+			}
+		})
+	}
+}
