@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/limastop/stop/internal/siminst"
+	"github.com/limastop/stop/internal/testutil"
 	"github.com/limastop/stop/process"
 )
 
@@ -87,4 +88,12 @@ func TestLightHelpersOutliveKilledHostAgent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLightHelpersBound: three light helpers are refused up front, by
+// name, rather than started and then misread.
+func TestLightHelpersBound(t *testing.T) {
+	t.Parallel()
+	_, err := siminst.Start(t.Context(), siminst.Options{LimaHome: testutil.TempDir(t, "siminst"), Descendants: 3, LightHelpers: true})
+	require.ErrorContains(t, err, "Options.LightHelpers allows at most 2 helpers")
 }
