@@ -252,12 +252,9 @@ func readProc(pid int, name string) ([]byte, error) {
 // thread of every process whose children it lists. Errors are
 // *os.PathError, as os.ReadFile's are.
 func readSmallFile(path string) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	for errors.Is(err, unix.EINTR) {
-		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	}
+	fd, err := openRead(path, 0)
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		return nil, err
 	}
 	defer unix.Close(fd)
 	b := make([]byte, 0, 512)

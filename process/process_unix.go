@@ -48,15 +48,24 @@ func waitReadable(ctx context.Context, f *os.File, ready func(fd uintptr) bool) 
 // terminal planted there the caller's controlling terminal. The error is an
 // *os.PathError so that a missing file still matches fs.ErrNotExist.
 func openPIDFile(path string) (*os.File, error) {
+	fd, err := openRead(path, unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// openRead opens path read-only and close-on-exec, with flags besides,
+// retrying on EINTR. The error is an *os.PathError.
+func openRead(path string, flags int) (int, error) {
 	for {
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-		if errors.Is(err, unix.EINTR) {
-			continue
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|flags, 0)
+		if !errors.Is(err, unix.EINTR) {
+			if err != nil {
+				return -1, &os.PathError{Op: "open", Path: path, Err: err}
+			}
+			return fd, nil
 		}
-		if err != nil {
-			return nil, &os.PathError{Op: "open", Path: path, Err: err}
-		}
-		return os.NewFile(uintptr(fd), path), nil
 	}
 }
 
