@@ -90,12 +90,17 @@ func (f Forcible) stopTargets(ctx context.Context, r *run, ts targets) error {
 		}
 		return nil
 	}
-	// Each target dies as soon as its own subtree is pinned, driver first:
-	// its death need not wait for the search of the host agent's tree.
-	for _, t := range live {
-		if !f.KeepDescendants {
+	// Every subtree is pinned before anything is signalled: the search
+	// then runs while the parent links all hold and no dying process
+	// competes for the CPU, and the kills that follow come in one burst,
+	// so that no process of the instance lives on to react to the death
+	// of another (a host agent to its driver's).
+	if !f.KeepDescendants {
+		for _, t := range live {
 			tree = append(tree, r.descendants(t, seen)...)
 		}
+	}
+	for _, t := range live {
 		if g, ok := t.p.(process.GroupKiller); ok && !f.KeepDescendants && t.role == RoleHostAgent {
 			// While the host agent lives, its PID names its own
 			// group and no other: members that left the tree go too.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,6 +42,33 @@ func TestForcibleKillsDescendants(t *testing.T) {
 			assert.Contains(t, res.String(), "confirm descendant of the host agent (pid 4000103) exited")
 		}
 	}
+}
+
+// TestForcibleSearchesBeforeKilling: every subtree is pinned before the
+// first signal, so that the kills come in one burst and no process of the
+// instance lives on to react to another's death (a host agent to its
+// driver's); the descendants are killed after the targets.
+func TestForcibleSearchesBeforeKilling(t *testing.T) {
+	f := newFixture(t, processtest.Behavior{}, processtest.Behavior{})
+	f.table.Add(driverPID+100, processtest.Behavior{Parent: driverPID, CommandLine: stranger})
+	f.table.Add(haPID+100, processtest.Behavior{Parent: haPID, CommandLine: stranger})
+	res, err := stop.Forcible{Processes: &f.table, Timeout: time.Second}.Stop(context.Background(), f.inst)
+	require.NoError(t, err)
+	t.Log("\n" + res.String())
+	var order []string
+	for _, s := range res.Steps {
+		switch {
+		case s.Kind == stop.StepFind && strings.HasPrefix(s.Action, "find descendants"):
+			order = append(order, "search "+string(s.Role))
+		case s.Kind == stop.StepKill || s.Kind == stop.StepKillGroup:
+			order = append(order, "kill "+string(s.Role))
+		}
+	}
+	assert.Equal(t, []string{
+		"search driver", "search host agent",
+		"kill driver", "kill host agent",
+		"kill descendant of the driver", "kill descendant of the host agent",
+	}, order)
 }
 
 // TestForcibleDescendantSurvives: a descendant that cannot be killed keeps
