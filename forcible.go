@@ -179,16 +179,18 @@ func (f Forcible) stopTargets(ctx context.Context, r *run, ts targets) error {
 }
 
 // cleanUp unlocks the disks and removes the stale files once nothing of the
-// instance runs any more. Time has passed since the pid files were checked,
-// so they are checked again before the disks are unlocked (a restart
-// meanwhile has locked them again, and its locks must stay), and re-read
-// before anything is removed (a restart's socket is its own).
+// instance runs any more. For a WSL2 instance, time has passed since the
+// pid files were checked (its distro was terminated meanwhile), so they are
+// checked again before the disks are unlocked: a restart meanwhile has
+// locked them again, and its locks must stay. For the others the check
+// has just run. The pid files are re-read before anything is removed in
+// any case (a restart's socket is its own).
 func (f Forcible) cleanUp(ctx context.Context, r *run, ts targets, stale staleness, pidFiles map[string]int) error {
 	disks := f.Disks
 	if disks == nil {
 		disks = LimaDisks{}
 	}
-	if len(r.inst.AdditionalDisks) > 0 {
+	if r.inst.wsl2() && len(r.inst.AdditionalDisks) > 0 {
 		check := func() (err error) {
 			pidFiles, err = r.checkPIDFiles(ts, stale)
 			return err

@@ -71,6 +71,24 @@ func TestForcibleSearchesBeforeKilling(t *testing.T) {
 	}, order)
 }
 
+// TestForcibleChecksOnce: without a WSL2 distro to terminate between them,
+// the check of the pid files after the deaths is also the one before the
+// disks are unlocked; restart_test.go covers the second check a WSL2
+// instance needs.
+func TestForcibleChecksOnce(t *testing.T) {
+	f := newFixture(t, processtest.Behavior{}, processtest.Behavior{})
+	res, err := stop.Forcible{Processes: &f.table, Timeout: time.Second}.Stop(context.Background(), f.inst)
+	require.NoError(t, err)
+	var kinds []stop.StepKind
+	for _, s := range res.Steps {
+		if s.Kind == stop.StepCheck || s.Kind == stop.StepUnlock || s.Kind == stop.StepRemove {
+			kinds = append(kinds, s.Kind)
+		}
+	}
+	assert.Equal(t, []stop.StepKind{stop.StepCheck, stop.StepUnlock, stop.StepRemove}, kinds)
+	f.assertDiskLocked(t, false)
+}
+
 // TestForcibleDescendantSurvives: a descendant that cannot be killed keeps
 // the instance's files, as a surviving target does.
 func TestForcibleDescendantSurvives(t *testing.T) {
