@@ -80,6 +80,8 @@
 //	                  lists on Linux), pinned first;    times), pinned first
 //	                  the host agent's process group,
 //	                  only while it leads it and lives
+//	memory            process_mrelease of each killed   -
+//	                  process (Linux 5.15 and later)
 //	confirm           pidfd poll (Linux), kqueue        WaitForSingleObject, bounded
 //	                  NOTE_EXIT (macOS), bounded
 //	WSL2 distro       -                                 wsl.exe --terminate lima-<name>,

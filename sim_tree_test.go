@@ -97,6 +97,15 @@ func TestSimulatedTreeKill(t *testing.T) {
 		if ok {
 			assert.NoError(t, step.Err)
 		}
+		// Where the process table can (Linux), the memory of each
+		// killed process is reaped, unless it has exited by then.
+		_, reaps := ha.(process.MemoryReaper)
+		for _, p := range []process.Process{driver, ha, child, grandchild} {
+			step, ok := stepFor(res, stop.StepReap, p.PID())
+			if assert.Equal(t, reaps, ok, "reap step for pid %d", p.PID()) && ok && step.Err != nil {
+				assert.ErrorIs(t, step.Err, process.ErrNotFound)
+			}
+		}
 		assert.True(t, hostAgentExit(t, sim).Killed)
 		assert.Empty(t, reasonsByRole(t, sim), "a killed process recorded its end")
 		assert.Equal(t, []string{"lima.yaml"}, limaFiles(t, inst.Dir))

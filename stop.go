@@ -157,6 +157,7 @@ const (
 	StepWait      StepKind = "wait"       // wait for a process or a distro to stop
 	StepKillGroup StepKind = "kill-group" // kill the host agent's process group
 	StepKill      StepKind = "kill"       // kill one process
+	StepReap      StepKind = "reap"       // free the memory of a killed process
 	StepConfirm   StepKind = "confirm"    // wait for a killed process to be gone
 	StepCheck     StepKind = "check"      // check pid files or a distro's state
 	StepTerminate StepKind = "terminate"  // terminate a WSL2 distro
@@ -231,7 +232,7 @@ func (e *Error) Unwrap() error { return e.Err }
 var phases = map[StepKind]Phase{
 	StepFind: PhaseFind, StepList: PhaseFind, StepSearch: PhaseFind,
 	StepRequest: PhaseGraceful, StepInterrupt: PhaseGraceful, StepWait: PhaseGraceful,
-	StepKillGroup: PhaseKill, StepKill: PhaseKill, StepConfirm: PhaseKill,
+	StepKillGroup: PhaseKill, StepKill: PhaseKill, StepReap: PhaseKill, StepConfirm: PhaseKill,
 	StepCheck: PhaseCleanUp, StepTerminate: PhaseWSL, StepUnlock: PhaseCleanUp, StepRemove: PhaseCleanUp,
 }
 

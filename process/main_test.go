@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,10 +58,21 @@ func TestMain(m *testing.M) {
 	}
 }
 
+// holdEnv, if set, makes a waiter hold that many MiB of memory, written to
+// so that it is resident, before it is ready.
+const holdEnv = "PROCESS_TEST_HOLD_MIB"
+
 // runWaiter prints "ready", then exits when its stdin closes, when it is
 // interrupted, or after a minute so that a failing test cannot hang. Just
 // before exiting it prints "exit <unix nanoseconds>".
 func runWaiter() {
+	var held []byte
+	if mib, err := strconv.Atoi(os.Getenv(holdEnv)); err == nil && mib > 0 {
+		held = make([]byte, mib<<20)
+		for i := 0; i < len(held); i += os.Getpagesize() {
+			held[i] = 1
+		}
+	}
 	interrupted := make(chan os.Signal, 1)
 	signal.Notify(interrupted, os.Interrupt)
 	stopEvent := make(chan struct{})
@@ -81,6 +93,7 @@ func runWaiter() {
 		code = exitInterrupted
 	case <-time.After(time.Minute):
 	}
+	runtime.KeepAlive(held)
 	fmt.Printf("exit %d\n", time.Now().UnixNano())
 	os.Exit(code)
 }
