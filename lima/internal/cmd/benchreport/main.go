@@ -51,10 +51,11 @@ type benchRun struct {
 // seconds per stop.
 func benchRuns() []benchRun {
 	return []benchRun{
-		{pkg: "./lima/internal/bench/", pattern: "^Benchmark(Graceful|Forcible|Orphan|ExitDetection)$", benchtime: "20x"},
+		{pkg: "./lima/internal/bench/", pattern: "^Benchmark(Graceful|Forcible|ForcibleBusyHost|Orphan|ExitDetection)$", benchtime: "20x"},
 		{pkg: "./lima/internal/bench/", pattern: "^BenchmarkScaling$", benchtime: "5x"},
 		{pkg: "./lima/internal/bench/", pattern: "^BenchmarkWaitCPU$", benchtime: "5x"},
 		{pkg: "./process/", pattern: "^BenchmarkExitDetection$", benchtime: "20x"},
+		{pkg: "./process/", pattern: "^BenchmarkReapMemory$", benchtime: "5x"},
 	}
 }
 

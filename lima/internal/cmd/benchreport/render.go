@@ -97,6 +97,27 @@ func render(w io.Writer, mc machine, commands []string, res results) error {
 	})
 	p("\n")
 
+	h := "bench.BenchmarkForcibleBusyHost"
+	hRatio := m.v(h, "ours-return/lima-gone")
+	p("The same on a host running 1,000 more (idle) processes, with a host agent that has a child and a\n")
+	p("grandchild (a shell and a `sleep`, as Lima's starts ssh). Ours also kills and confirms that tree,\n")
+	p("which Lima leaves running.\n\n")
+	table(&b, []string{"", "ours", "Lima v1.2.2", "target", "met"}, [][]string{
+		{"return (ms)", num(m.v(h, "ours-return-ms")), num(m.v(h, "lima-return-ms")), "", ""},
+		{"processes gone (ms)", num(m.v(h, "ours-gone-ms")), num(m.v(h, "lima-gone-ms")), "", ""},
+		{"ours returned / Lima's processes gone", num(hRatio) + "×", "", fmt.Sprintf("≤ %.2f×", maxForcibleRatio), yes(hRatio <= maxForcibleRatio)},
+	})
+	p("\n")
+
+	kill, reaped := m.v(reapBench("kill"), "p50-gone-µs"), m.v(reapBench("kill_and_reap"), "p50-gone-µs")
+	fmt.Fprintf(&b, "A killed process frees its memory itself as it exits. `process` BenchmarkReapMemory kills one\n"+
+		"holding %d MiB and times its death, with and without `process_mrelease` from the caller, as\n"+
+		"`stop.Forcible` does on Linux.\n\n", reapMiB)
+	table(&b, []string{"", "kill", "kill and reap", "kill / kill and reap"}, [][]string{
+		{"gone after (ms)", num(kill / 1000), num(reaped / 1000), num(kill/reaped) + "×"},
+	})
+	p("\n")
+
 	o := "bench.BenchmarkOrphan"
 	oBytes := m.v(o, "ours-B/stop")
 	p("## Orphan stop\n\n")
@@ -173,6 +194,14 @@ func render(w io.Writer, mc machine, commands []string, res results) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// reapMiB is the size of BenchmarkReapMemory's process by default.
+const reapMiB = 1024
+
+// reapBench names one half of BenchmarkReapMemory.
+func reapBench(name string) string {
+	return fmt.Sprintf("process.BenchmarkReapMemory/%s/%dMiB", name, reapMiB)
 }
 
 // table writes a Markdown table.
