@@ -105,10 +105,12 @@ const startTick = 10 * time.Millisecond
 const maxDescendants = 1024
 
 // descendants pins the descendants of root that are not in seen, each
-// identity-checked: listed as a child of its pinned parent both before and
-// after it was pinned, and started no earlier than that parent. They must
-// be found before root is killed, while the parent links still hold. seen
-// gains their PIDs.
+// identity-checked: listed as a child of its pinned parent, then confirmed
+// as its child after it was pinned (listed again, or, where the process
+// table can tell, by the parent PID read through its pin: see
+// process.ChildVerifier), and started no earlier than that parent. They
+// must be found before root is killed, while the parent links still hold.
+// seen gains their PIDs.
 func (r *run) descendants(root *target, seen map[int]bool) []*target {
 	start := time.Now()
 	var found []*target
@@ -134,9 +136,15 @@ func (r *run) descendants(root *target, seen map[int]bool) []*target {
 		if len(pinned) == 0 {
 			continue
 		}
-		again, err := pp.Children()
+		isChild := listedAgain(pp)
+		if v, ok := parent.p.(process.ChildVerifier); ok {
+			isChild = func(p process.Process) bool {
+				ok, err := v.IsChild(p)
+				return err == nil && ok
+			}
+		}
 		for _, p := range pinned {
-			if err != nil || !slices.Contains(again, p.PID()) || p.StartTime().Before(parent.p.StartTime().Add(-startTick)) || len(seen) >= maxDescendants {
+			if !isChild(p) || p.StartTime().Before(parent.p.StartTime().Add(-startTick)) || len(seen) >= maxDescendants {
 				_ = p.Release()
 				continue
 			}
@@ -148,6 +156,22 @@ func (r *run) descendants(root *target, seen map[int]bool) []*target {
 	}
 	r.record(start, StepFind, root, fmt.Sprintf("find descendants of the %s: %d", root, len(found)), nil)
 	return found
+}
+
+// listedAgain returns a check of whether a process pinned after pp's
+// children were listed is its child: whether pp, pinned throughout, lists
+// it again. It lists pp's children once, on the first call.
+func listedAgain(pp process.Parent) func(process.Process) bool {
+	var again []int
+	var err error
+	listed := false
+	return func(p process.Process) bool {
+		if !listed {
+			again, err = pp.Children()
+			listed = true
+		}
+		return err == nil && slices.Contains(again, p.PID())
+	}
 }
 
 func (ts targets) release() {

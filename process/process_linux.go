@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -44,7 +45,7 @@ func (SystemTable) find(pid int) (Process, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("failed to set pidfd of pid %d non-blocking: %w", pid, err)
 	}
-	p := &linuxProcess{pid: pid, pidfd: os.NewFile(uintptr(fd), "pidfd:"+strconv.Itoa(pid))}
+	p := &linuxProcess{pid: pid, pin: pins.Add(1), pidfd: os.NewFile(uintptr(fd), "pidfd:"+strconv.Itoa(pid))}
 	fields, err := statFields(pid)
 	if err == nil {
 		err = p.signal(0)
@@ -59,22 +60,32 @@ func (SystemTable) find(pid int) (Process, error) {
 	if err == nil {
 		boot, err = bootTime()
 	}
-	var ticks uint64
+	var ticks, ppid uint64
 	if err == nil {
 		ticks, err = statUint(pid, fields, 22)
+	}
+	if err == nil {
+		ppid, err = statUint(pid, fields, 4)
 	}
 	if err != nil {
 		p.Release()
 		return nil, err
 	}
 	p.start = boot.Add(time.Duration(ticks) * startTimeResolution)
+	p.ppid = int(ppid)
 	return p, nil
 }
+
+// pins numbers the pidfds that Find opens, in order, so that IsChild can
+// tell which of two processes was pinned first.
+var pins atomic.Uint64
 
 // linuxProcess is a process pinned by a pidfd. The pidfd lives in an
 // *os.File so that Go's netpoller can wait on it.
 type linuxProcess struct {
 	pid   int
+	pin   uint64 // from pins, when the pidfd was opened
+	ppid  int    // the parent's PID, read with the start time
 	start time.Time
 	pidfd *os.File
 }

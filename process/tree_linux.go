@@ -16,8 +16,9 @@ import (
 )
 
 var (
-	_ Parent      = (*linuxProcess)(nil)
-	_ GroupKiller = (*linuxProcess)(nil)
+	_ Parent        = (*linuxProcess)(nil)
+	_ ChildVerifier = (*linuxProcess)(nil)
+	_ GroupKiller   = (*linuxProcess)(nil)
 )
 
 // Children reads /proc/PID/task/*/children, the kernel's own list of each
@@ -35,6 +36,21 @@ func (p *linuxProcess) Children() ([]int, error) {
 		return nil, p.goneErr(err)
 	}
 	return pids, nil
+}
+
+// IsChild compares the parent PID that Find read for c, with c's start
+// time and checked through c's pidfd, with p's PID. p's pidfd was opened
+// before c's and p is alive after that read, so p held its PID throughout:
+// the parent then was p, not an earlier holder of the PID.
+func (p *linuxProcess) IsChild(c Process) (bool, error) {
+	lc, ok := c.(*linuxProcess)
+	if !ok || lc.pin <= p.pin || lc.ppid != p.pid {
+		return false, nil
+	}
+	if gone, err := p.exited(); err != nil || gone {
+		return false, p.goneErr(err)
+	}
+	return true, nil
 }
 
 func (p *linuxProcess) goneErr(err error) error {
