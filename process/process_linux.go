@@ -263,7 +263,13 @@ func readProc(pid int, name string) ([]byte, error) {
 // thread of every process whose children it lists. Errors are
 // *os.PathError, as os.ReadFile's are.
 func readSmallFile(path string) ([]byte, error) {
-	fd, err := openRead(path, 0)
+	return readSmallFileAt(unix.AT_FDCWD, path)
+}
+
+// readSmallFileAt is readSmallFile for a path relative to the directory
+// dirfd.
+func readSmallFileAt(dirfd int, path string) ([]byte, error) {
+	fd, err := openReadAt(dirfd, path, 0)
 	if err != nil {
 		return nil, err
 	}

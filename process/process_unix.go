@@ -58,8 +58,13 @@ func openPIDFile(path string) (*os.File, error) {
 // openRead opens path read-only and close-on-exec, with flags besides,
 // retrying on EINTR. The error is an *os.PathError.
 func openRead(path string, flags int) (int, error) {
+	return openReadAt(unix.AT_FDCWD, path, flags)
+}
+
+// openReadAt is openRead for a path relative to the directory dirfd.
+func openReadAt(dirfd int, path string, flags int) (int, error) {
 	for {
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|flags, 0)
+		fd, err := unix.Openat(dirfd, path, unix.O_RDONLY|unix.O_CLOEXEC|flags, 0)
 		if !errors.Is(err, unix.EINTR) {
 			if err != nil {
 				return -1, &os.PathError{Op: "open", Path: path, Err: err}

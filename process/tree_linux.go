@@ -61,21 +61,28 @@ func (p *linuxProcess) goneErr(err error) error {
 }
 
 // taskChildren returns the children listed by every thread of pid; an
-// error wrapping fs.ErrNotExist means the kernel has no such file.
+// error wrapping fs.ErrNotExist means the kernel has no such file. Each
+// thread's file is opened relative to the task directory, which spares the
+// kernel a walk from /proc for every thread.
 func taskChildren(pid int) ([]int, error) {
 	dir := "/proc/" + strconv.Itoa(pid) + "/task"
-	tasks, err := os.ReadDir(dir)
+	dfd, err := openRead(dir, unix.O_DIRECTORY)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) {
 			return nil, fmt.Errorf("pid %d: %w", pid, ErrNotFound)
 		}
+		return nil, fmt.Errorf("failed to open %q: %w", dir, err)
+	}
+	defer unix.Close(dfd)
+	tasks, err := dirNames(dfd)
+	if err != nil {
 		return nil, fmt.Errorf("failed to list %q: %w", dir, err)
 	}
 	var pids []int
 	for _, task := range tasks {
-		b, err := readSmallFile(dir + "/" + task.Name() + "/children")
+		b, err := readSmallFileAt(dfd, task+"/children")
 		switch {
-		case errors.Is(err, fs.ErrNotExist) && task.Name() == strconv.Itoa(pid):
+		case errors.Is(err, fs.ErrNotExist) && task == strconv.Itoa(pid):
 			return nil, err // no CONFIG_PROC_CHILDREN
 		case errors.Is(err, fs.ErrNotExist), errors.Is(err, unix.ESRCH):
 			continue // the thread has exited
@@ -89,6 +96,24 @@ func taskChildren(pid int) ([]int, error) {
 		}
 	}
 	return pids, nil
+}
+
+// dirNames returns the names in the directory open at fd, but . and ..
+func dirNames(fd int) ([]string, error) {
+	buf := make([]byte, 4096)
+	var names []string
+	for {
+		n, err := unix.ReadDirent(fd, buf)
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case err != nil:
+			return nil, err
+		case n <= 0:
+			return names, nil
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
 }
 
 // scanChildren finds the children of pid by the parent PID in every
