@@ -252,7 +252,9 @@ type run struct {
 // acts on, or nil.
 func (r *run) step(kind StepKind, t *target, action string, f func() error) error {
 	r.phase = phases[kind]
-	r.log.Debug("step started", r.attrs(kind, t, action)...)
+	if r.log.Enabled(context.Background(), slog.LevelDebug) {
+		r.log.Debug("step started", r.attrs(kind, t, action)...)
+	}
 	start := time.Now()
 	err := f()
 	r.record(start, kind, t, action, err)
@@ -271,16 +273,24 @@ func (r *run) record(start time.Time, kind StepKind, t *target, action string, e
 		}
 	}
 	r.res.Steps = append(r.res.Steps, s)
+	level, msg := slog.LevelInfo, "step done"
+	if err != nil && !errors.Is(err, process.ErrNotFound) {
+		level, msg = slog.LevelWarn, "step failed"
+	}
+	// The attributes are built only for a record that is kept: a stop
+	// without a Logger spends nothing on them.
+	if !r.log.Enabled(context.Background(), level) {
+		return
+	}
 	attrs := append(r.attrs(kind, t, action), slog.Duration("took", took))
 	switch {
 	case errors.Is(err, process.ErrNotFound):
 		// Gone already, as a stop wants it: no cause for a warning.
-		r.log.Info("step done", append(attrs, slog.Bool("gone", true))...)
+		attrs = append(attrs, slog.Bool("gone", true))
 	case err != nil:
-		r.log.Warn("step failed", append(attrs, slog.Any("error", err))...)
-	default:
-		r.log.Info("step done", attrs...)
+		attrs = append(attrs, slog.Any("error", err))
 	}
+	r.log.Log(context.Background(), level, msg, attrs...)
 }
 
 // attrs are the attributes of a step's log records.
