@@ -4,7 +4,11 @@
 package stop_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -392,4 +396,64 @@ func TestForcibleCleanUpFails(t *testing.T) {
 	assert.ErrorContains(t, err, "the instance is stopped, but its clean-up failed")
 	assert.Equal(t, stop.StoppedForcibly, res.Outcome)
 	assert.Equal(t, []string{"lima.yaml"}, f.files(t), "the other clean-up steps ran")
+}
+
+// TestStepLogs: with a Logger, each step is a record, Info when it is done
+// (marked gone for a process that had already exited) and Warn when it
+// failed, after a Debug record of its start; a Logger that keeps only
+// warnings gets only the failures.
+func TestStepLogs(t *testing.T) {
+	run := func(level slog.Level) (*stop.Result, []map[string]any) {
+		f := newFixture(t, processtest.Behavior{}, processtest.Behavior{RefuseKill: true})
+		var buf bytes.Buffer
+		log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: level}))
+		res, err := stop.Forcible{Processes: &f.table, Logger: log, Timeout: 100 * time.Millisecond}.Stop(context.Background(), f.inst)
+		require.ErrorIs(t, err, processtest.ErrKillRefused)
+		var recs []map[string]any
+		for _, line := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+			var rec map[string]any
+			require.NoError(t, json.Unmarshal(line, &rec), "%s", line)
+			recs = append(recs, rec)
+		}
+		return res, recs
+	}
+
+	res, recs := run(slog.LevelDebug)
+	var started, done, failed []string
+	for _, rec := range recs {
+		switch rec["msg"] {
+		case "step started":
+			assert.Equal(t, "DEBUG", rec["level"])
+			started = append(started, rec["action"].(string))
+		case "step done":
+			assert.Equal(t, "INFO", rec["level"])
+			done = append(done, rec["action"].(string))
+		case "step failed":
+			assert.Equal(t, "WARN", rec["level"])
+			assert.NotEmpty(t, rec["error"])
+			failed = append(failed, rec["action"].(string))
+			if rec["action"] == "kill driver (pid 4000003)" {
+				assert.Contains(t, rec["error"], "refused")
+			}
+		}
+		assert.Equal(t, "default", rec["instance"], "%v", rec)
+	}
+	var wantDone, wantFailed []string
+	for _, s := range res.Steps {
+		if s.Err != nil && !errors.Is(s.Err, process.ErrNotFound) {
+			wantFailed = append(wantFailed, s.Action)
+		} else {
+			wantDone = append(wantDone, s.Action)
+		}
+	}
+	assert.Equal(t, wantDone, done)
+	assert.Equal(t, wantFailed, failed)
+	assert.Contains(t, failed, "kill driver (pid 4000003)")
+	assert.Contains(t, started, "kill driver (pid 4000003)")
+
+	_, recs = run(slog.LevelWarn)
+	require.NotEmpty(t, recs)
+	for _, rec := range recs {
+		assert.Equal(t, "WARN", rec["level"], "%v", rec)
+	}
 }
