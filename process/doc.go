@@ -23,8 +23,10 @@
 //
 // Beyond Table and Process, some implementations offer more: Lister lists
 // every process with its command line, to find one whose pid file is
-// missing or garbage; Parent lists a process's children; GroupKiller kills
-// the process group a process leads.
+// missing or garbage; Parent lists a process's children, and
+// ChildVerifier confirms a pinned one without listing them again;
+// GroupKiller kills the process group a process leads; MemoryReaper frees
+// the memory of a killed process from the caller (Linux).
 //
 // What happens on each OS:
 //
