@@ -67,15 +67,15 @@ func (p *linuxProcess) goneErr(err error) error {
 func taskChildren(pid int) ([]int, error) {
 	dir := "/proc/" + strconv.Itoa(pid) + "/task"
 	dfd, err := openRead(dir, unix.O_DIRECTORY)
+	var tasks []string
+	if err == nil {
+		defer unix.Close(dfd)
+		tasks, err = dirNames(dfd)
+	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) {
 			return nil, fmt.Errorf("pid %d: %w", pid, ErrNotFound)
 		}
-		return nil, fmt.Errorf("failed to open %q: %w", dir, err)
-	}
-	defer unix.Close(dfd)
-	tasks, err := dirNames(dfd)
-	if err != nil {
 		return nil, fmt.Errorf("failed to list %q: %w", dir, err)
 	}
 	var pids []int
