@@ -263,7 +263,7 @@ func (s *progressState) clear() {
 func ongoing(action string) string {
 	verb, rest, _ := strings.Cut(action, " ")
 	switch verb {
-	case "wait", "interrupt", "kill", "confirm", "check", "unlock", "request", "search", "find", "list":
+	case "wait", "interrupt", "kill", "reap", "confirm", "check", "unlock", "request", "search", "find", "list":
 		verb += "ing"
 	case "remove", "terminate":
 		verb = strings.TrimSuffix(verb, "e") + "ing"

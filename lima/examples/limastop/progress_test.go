@@ -123,6 +123,7 @@ func TestOngoing(t *testing.T) {
 		"remove stale pid files, sockets and temporary files": "removing stale pid files, sockets and temporary files",
 		"terminate WSL2 distro lima-sim":                      "terminating WSL2 distro lima-sim",
 		"check that every pid file is stale":                  "checking that every pid file is stale",
+		"reap the memory of driver (pid 7)":                   "reaping the memory of driver (pid 7)",
 		"something else":                                      "something else",
 	} {
 		assert.Equal(t, want, ongoing(action))
