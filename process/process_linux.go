@@ -41,10 +41,8 @@ func (SystemTable) find(pid int) (Process, error) {
 		}
 		return nil, fmt.Errorf("failed to open pidfd for pid %d: %w", pid, err)
 	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("failed to set pidfd of pid %d non-blocking: %w", pid, err)
-	}
+	// The pidfd stays out of Go's netpoller: only Wait polls, and it
+	// registers a duplicate of its own.
 	p := &linuxProcess{pid: pid, pin: pins.Add(1), pidfd: os.NewFile(uintptr(fd), "pidfd:"+strconv.Itoa(pid))}
 	fields, err := statFields(pid)
 	if err == nil {
@@ -81,7 +79,7 @@ func (SystemTable) find(pid int) (Process, error) {
 var pins atomic.Uint64
 
 // linuxProcess is a process pinned by a pidfd. The pidfd lives in an
-// *os.File so that Go's netpoller can wait on it.
+// *os.File, which closes it once and refuses it afterwards.
 type linuxProcess struct {
 	pid   int
 	pin   uint64 // from pins, when the pidfd was opened
@@ -164,8 +162,14 @@ func (p *linuxProcess) exited() (bool, error) {
 // Wait waits for the pidfd to become readable, which the kernel signals when
 // the process exits, whether or not it is our child.
 func (p *linuxProcess) Wait(ctx context.Context) error {
-	// Each Wait polls its own duplicate so that concurrent Waits do not
-	// share a read deadline.
+	// A process that has already exited, as a killed one often has by
+	// the time its death is confirmed, needs no poller.
+	if gone, err := p.exited(); err != nil || gone {
+		return err
+	}
+	// Each Wait polls its own non-blocking duplicate, registered with
+	// Go's netpoller, so that concurrent Waits do not share a read
+	// deadline.
 	rc, err := p.pidfd.SyscallConn()
 	if err != nil {
 		return err
@@ -176,6 +180,11 @@ func (p *linuxProcess) Wait(ctx context.Context) error {
 		dup, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
 	}); err != nil {
 		return err
+	}
+	if derr == nil {
+		if derr = unix.SetNonblock(dup, true); derr != nil {
+			unix.Close(dup)
+		}
 	}
 	if derr != nil {
 		return fmt.Errorf("failed to duplicate pidfd of pid %d: %w", p.pid, derr)
