@@ -16,8 +16,8 @@ type MemoryReaper interface {
 	// ReapMemory frees the memory of the killed process from the calling
 	// thread (Linux's process_mrelease). A killed process frees its
 	// memory itself, as the last of its threads exits: for a VM with
-	// gigabytes of memory, or for several processes killed at once on
-	// few CPUs, that is most of the time its death takes. Reaping
+	// gigabytes of memory, that is most of the time its death takes
+	// (BenchmarkReapMemory). Reaping
 	// changes nothing else: the process still exits, and only Wait
 	// confirms that it has. It returns an error wrapping ErrNotFound if
 	// the process has exited (nothing is left to reap then, whether or
