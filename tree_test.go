@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/limastop/stop"
+	"github.com/limastop/stop/process"
 	"github.com/limastop/stop/process/processtest"
 )
 
@@ -42,6 +44,40 @@ func TestForcibleKillsDescendants(t *testing.T) {
 			assert.Contains(t, res.String(), "confirm descendant of the host agent (pid 4000103) exited")
 		}
 	}
+}
+
+// recyclingTable recycles pid once, as it is pinned: the process listed as
+// a child exits, and a stranger takes its PID just before Find.
+type recyclingTable struct {
+	*processtest.Table
+	pid      int
+	once     sync.Once
+	stranger *processtest.Process
+}
+
+func (r *recyclingTable) Find(pid int) (process.Process, error) {
+	if pid == r.pid {
+		r.once.Do(func() {
+			r.stranger = r.Add(pid, processtest.Behavior{Parent: 1, CommandLine: stranger})
+		})
+	}
+	return r.Table.Find(pid)
+}
+
+// TestForcibleDescendantRecycledWhilePinned: a child listed by the host
+// agent whose PID a stranger took before it was pinned is not the host
+// agent's child when listed again, and is left alone.
+func TestForcibleDescendantRecycledWhilePinned(t *testing.T) {
+	f := newFixture(t, processtest.Behavior{}, processtest.Behavior{})
+	const child = haPID + 100
+	f.table.Add(child, processtest.Behavior{Parent: haPID, CommandLine: stranger})
+	table := &recyclingTable{Table: &f.table, pid: child}
+	res, err := stop.Forcible{Processes: table, Timeout: time.Second}.Stop(context.Background(), f.inst)
+	require.NoError(t, err)
+	require.NotNil(t, table.stranger, "the child was never pinned")
+	assert.False(t, table.stranger.Exited(), "the stranger that took the child's PID was killed")
+	assert.Empty(t, f.signalled(child))
+	assert.Contains(t, res.String(), "find descendants of the host agent (pid 4000002): 0")
 }
 
 // TestForcibleSearchesBeforeKilling: every subtree is pinned before the
