@@ -136,13 +136,7 @@ func (r *run) descendants(root *target, seen map[int]bool) []*target {
 		if len(pinned) == 0 {
 			continue
 		}
-		isChild := listedAgain(pp)
-		if v, ok := parent.p.(process.ChildVerifier); ok {
-			isChild = func(p process.Process) bool {
-				ok, err := v.IsChild(p)
-				return err == nil && ok
-			}
-		}
+		isChild := childCheck(parent.p, pp)
 		for _, p := range pinned {
 			if !isChild(p) || p.StartTime().Before(parent.p.StartTime().Add(-startTick)) || len(seen) >= maxDescendants {
 				_ = p.Release()
@@ -158,20 +152,19 @@ func (r *run) descendants(root *target, seen map[int]bool) []*target {
 	return found
 }
 
-// listedAgain returns a check of whether a process pinned after pp's
-// children were listed is its child: whether pp, pinned throughout, lists
-// it again. It lists pp's children once, on the first call.
-func listedAgain(pp process.Parent) func(process.Process) bool {
-	var again []int
-	var err error
-	listed := false
-	return func(p process.Process) bool {
-		if !listed {
-			again, err = pp.Children()
-			listed = true
+// childCheck returns how to confirm that a process pinned after parent's
+// children were listed is still its child: by the process table's
+// ChildVerifier where it has one, else by whether parent, pinned
+// throughout, lists it again.
+func childCheck(parent process.Process, pp process.Parent) func(process.Process) bool {
+	if v, ok := parent.(process.ChildVerifier); ok {
+		return func(c process.Process) bool {
+			ok, err := v.IsChild(c)
+			return err == nil && ok
 		}
-		return err == nil && slices.Contains(again, p.PID())
 	}
+	again, err := pp.Children()
+	return func(c process.Process) bool { return err == nil && slices.Contains(again, c.PID()) }
 }
 
 func (ts targets) release() {
