@@ -6,7 +6,6 @@
 package bench_test
 
 import (
-	"fmt"
 	"os/exec"
 	"testing"
 	"time"
@@ -75,36 +74,27 @@ func startIdle(b *testing.B, n int) {
 }
 
 func benchmarkForcible(b *testing.B, opts siminst.Options) {
-	home := limaHome(b)
 	var oursReturn, oursGone, limaReturn, limaGone []time.Duration
 	var oursBytes, limaBytes []uint64
-	for i := 0; b.Loop(); i++ {
-		b.StopTimer()
-		oursSim := startSim(b, home, fmt.Sprintf("ours-%d", i), opts)
-		limaSim := startSim(b, home, fmt.Sprintf("lima-%d", i), opts)
-		runOurs := func() {
-			inst := oursSim.instance(b)
-			c := measure(b, true, func() error {
-				return stopExpecting(stop.Forcible{}, inst, stop.StoppedForcibly)
-			})
-			require.NoError(b, c.err)
-			oursReturn = append(oursReturn, c.took())
-			oursGone = append(oursGone, oursSim.gone(b).Sub(c.start))
-			oursBytes = append(oursBytes, c.allocated)
-		}
-		runLima := func() {
-			li := limaSim.inspect(b)
-			c := measure(b, false, func() error {
-				instance.StopForcibly(li)
-				return nil
-			})
-			limaReturn = append(limaReturn, c.took())
-			limaGone = append(limaGone, limaSim.gone(b).Sub(c.start))
-			limaBytes = append(limaBytes, c.allocated)
-		}
-		interleave(i, runOurs, runLima)
-		b.StartTimer()
-	}
+	eachPair(b, opts, func(oursSim *sim) {
+		inst := oursSim.instance(b)
+		c := measure(b, true, func() error {
+			return stopExpecting(stop.Forcible{}, inst, stop.StoppedForcibly)
+		})
+		require.NoError(b, c.err)
+		oursReturn = append(oursReturn, c.took())
+		oursGone = append(oursGone, oursSim.gone(b).Sub(c.start))
+		oursBytes = append(oursBytes, c.allocated)
+	}, func(limaSim *sim) {
+		li := limaSim.inspect(b)
+		c := measure(b, false, func() error {
+			instance.StopForcibly(li)
+			return nil
+		})
+		limaReturn = append(limaReturn, c.took())
+		limaGone = append(limaGone, limaSim.gone(b).Sub(c.start))
+		limaBytes = append(limaBytes, c.allocated)
+	})
 	b.ReportMetric(ms(oursReturn), "ours-return-ms")
 	b.ReportMetric(ms(oursGone), "ours-gone-ms")
 	b.ReportMetric(ms(limaReturn), "lima-return-ms")

@@ -7,7 +7,6 @@ package bench_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -33,34 +32,25 @@ const shutdownDelay = 50 * time.Millisecond
 //     returns as soon as the exit can be known at all.
 //   - B/stop: bytes allocated by the process during the Stop call.
 func BenchmarkGraceful(b *testing.B) {
-	home := limaHome(b)
 	opts := siminst.Options{ShutdownDelay: shutdownDelay}
 	var ours, lima stops
-	for i := 0; b.Loop(); i++ {
-		b.StopTimer()
-		oursSim := startSim(b, home, fmt.Sprintf("ours-%d", i), opts)
-		limaSim := startSim(b, home, fmt.Sprintf("lima-%d", i), opts)
-		runOurs := func() {
-			inst := oursSim.instance(b)
-			c := measure(b, true, func() error {
-				return stopExpecting(stop.Graceful{}, inst, stop.StoppedGracefully)
-			})
-			require.NoError(b, c.err)
-			ours.add(b, c, oursSim)
-		}
-		runLima := func() {
-			li := limaSim.inspect(b)
-			c := measure(b, false, func() error {
-				ctx, cancel := context.WithTimeout(context.Background(), waitBound)
-				defer cancel()
-				return instance.StopGracefully(ctx, li, false)
-			})
-			require.NoError(b, c.err)
-			lima.add(b, c, limaSim)
-		}
-		interleave(i, runOurs, runLima)
-		b.StartTimer()
-	}
+	eachPair(b, opts, func(oursSim *sim) {
+		inst := oursSim.instance(b)
+		c := measure(b, true, func() error {
+			return stopExpecting(stop.Graceful{}, inst, stop.StoppedGracefully)
+		})
+		require.NoError(b, c.err)
+		ours.add(b, c, oursSim)
+	}, func(limaSim *sim) {
+		li := limaSim.inspect(b)
+		c := measure(b, false, func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+			defer cancel()
+			return instance.StopGracefully(ctx, li, false)
+		})
+		require.NoError(b, c.err)
+		lima.add(b, c, limaSim)
+	})
 	oursOverhead, limaOverhead := ms(ours.overhead), ms(lima.overhead)
 	b.ReportMetric(oursOverhead, "ours-overhead-ms")
 	b.ReportMetric(limaOverhead, "lima-overhead-ms")

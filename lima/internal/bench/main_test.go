@@ -219,6 +219,21 @@ func cpuTime(tb testing.TB) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// eachPair is the loop of a benchmark that compares the two
+// implementations: each iteration starts a simulated instance with opts for
+// each, then stops ours with ours and Lima's with lima, in the order
+// interleave gives. The benchmark timer runs only where they start it.
+func eachPair(b *testing.B, opts siminst.Options, ours, lima func(*sim)) {
+	home := limaHome(b)
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		oursSim := startSim(b, home, fmt.Sprintf("ours-%d", i), opts)
+		limaSim := startSim(b, home, fmt.Sprintf("lima-%d", i), opts)
+		interleave(i, func() { ours(oursSim) }, func() { lima(limaSim) })
+		b.StartTimer()
+	}
+}
+
 // interleave runs both implementations' parts of iteration i, alternating
 // which goes first, so that neither always runs on a machine the other has
 // just warmed up.

@@ -8,7 +8,6 @@ package bench_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -37,42 +36,33 @@ const grace = 200 * time.Millisecond
 //   - ours-return/lima-gone: ours' return-over-G relative to the
 //     gone-over-G of Lima's composition, as in BenchmarkForcible.
 func BenchmarkOrphan(b *testing.B) {
-	home := limaHome(b)
 	opts := siminst.Options{IgnoreInterrupt: true}
 	var oursReturn, oursGone, limaReturn, limaGone []time.Duration
 	var oursBytes []uint64
-	for i := 0; b.Loop(); i++ {
-		b.StopTimer()
-		oursSim := startSim(b, home, fmt.Sprintf("ours-%d", i), opts)
-		limaSim := startSim(b, home, fmt.Sprintf("lima-%d", i), opts)
-		runOurs := func() {
-			inst := oursSim.instance(b)
-			c := measure(b, true, func() error {
-				return stopExpecting(stop.Orphan{Graceful: stop.Graceful{Timeout: grace}}, inst, stop.StoppedForcibly)
-			})
-			require.NoError(b, c.err)
-			oursReturn = append(oursReturn, c.took()-grace)
-			oursGone = append(oursGone, oursSim.gone(b).Sub(c.start)-grace)
-			oursBytes = append(oursBytes, c.allocated)
-		}
-		runLima := func() {
-			li := limaSim.inspect(b)
-			c := measure(b, false, func() error {
-				ctx, cancel := context.WithTimeout(context.Background(), grace)
-				defer cancel()
-				if err := instance.StopGracefully(ctx, li, false); err == nil {
-					return errors.New("Lima's graceful stop of a host agent that ignores interrupts succeeded")
-				}
-				instance.StopForcibly(li)
-				return nil
-			})
-			require.NoError(b, c.err)
-			limaReturn = append(limaReturn, c.took()-grace)
-			limaGone = append(limaGone, limaSim.gone(b).Sub(c.start)-grace)
-		}
-		interleave(i, runOurs, runLima)
-		b.StartTimer()
-	}
+	eachPair(b, opts, func(oursSim *sim) {
+		inst := oursSim.instance(b)
+		c := measure(b, true, func() error {
+			return stopExpecting(stop.Orphan{Graceful: stop.Graceful{Timeout: grace}}, inst, stop.StoppedForcibly)
+		})
+		require.NoError(b, c.err)
+		oursReturn = append(oursReturn, c.took()-grace)
+		oursGone = append(oursGone, oursSim.gone(b).Sub(c.start)-grace)
+		oursBytes = append(oursBytes, c.allocated)
+	}, func(limaSim *sim) {
+		li := limaSim.inspect(b)
+		c := measure(b, false, func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), grace)
+			defer cancel()
+			if err := instance.StopGracefully(ctx, li, false); err == nil {
+				return errors.New("Lima's graceful stop of a host agent that ignores interrupts succeeded")
+			}
+			instance.StopForcibly(li)
+			return nil
+		})
+		require.NoError(b, c.err)
+		limaReturn = append(limaReturn, c.took()-grace)
+		limaGone = append(limaGone, limaSim.gone(b).Sub(c.start)-grace)
+	})
 	b.ReportMetric(ms(oursReturn), "ours-return-over-G-ms")
 	b.ReportMetric(ms(oursGone), "ours-gone-over-G-ms")
 	b.ReportMetric(ms(limaReturn), "lima-return-over-G-ms")

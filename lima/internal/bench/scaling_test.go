@@ -154,35 +154,26 @@ const slowShutdown = 2 * time.Second
 //   - cpu-ms: CPU time used during the stop.
 //   - cpu-%: that CPU time relative to the stop's wall time.
 func BenchmarkWaitCPU(b *testing.B) {
-	home := limaHome(b)
 	opts := siminst.Options{ShutdownDelay: slowShutdown}
 	var oursCPU, limaCPU, oursShare, limaShare []float64
-	for i := 0; b.Loop(); i++ {
-		b.StopTimer()
-		oursSim := startSim(b, home, fmt.Sprintf("ours-%d", i), opts)
-		limaSim := startSim(b, home, fmt.Sprintf("lima-%d", i), opts)
-		runOurs := func() {
-			inst := oursSim.instance(b)
-			c := concurrently(b, true, 1, func(int) error {
-				_, err := stop.Graceful{}.Stop(context.Background(), inst)
-				return err
-			})
-			oursCPU = append(oursCPU, float64(c.cpu)/float64(time.Millisecond))
-			oursShare = append(oursShare, 100*float64(c.cpu)/float64(c.took()))
-		}
-		runLima := func() {
-			li := limaSim.inspect(b)
-			c := concurrently(b, false, 1, func(int) error {
-				ctx, cancel := context.WithTimeout(context.Background(), waitBound)
-				defer cancel()
-				return instance.StopGracefully(ctx, li, false)
-			})
-			limaCPU = append(limaCPU, float64(c.cpu)/float64(time.Millisecond))
-			limaShare = append(limaShare, 100*float64(c.cpu)/float64(c.took()))
-		}
-		interleave(i, runOurs, runLima)
-		b.StartTimer()
-	}
+	eachPair(b, opts, func(oursSim *sim) {
+		inst := oursSim.instance(b)
+		c := concurrently(b, true, 1, func(int) error {
+			_, err := stop.Graceful{}.Stop(context.Background(), inst)
+			return err
+		})
+		oursCPU = append(oursCPU, float64(c.cpu)/float64(time.Millisecond))
+		oursShare = append(oursShare, 100*float64(c.cpu)/float64(c.took()))
+	}, func(limaSim *sim) {
+		li := limaSim.inspect(b)
+		c := concurrently(b, false, 1, func(int) error {
+			ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+			defer cancel()
+			return instance.StopGracefully(ctx, li, false)
+		})
+		limaCPU = append(limaCPU, float64(c.cpu)/float64(time.Millisecond))
+		limaShare = append(limaShare, 100*float64(c.cpu)/float64(c.took()))
+	})
 	b.ReportMetric(median(oursCPU), "ours-cpu-ms")
 	b.ReportMetric(median(limaCPU), "lima-cpu-ms")
 	b.ReportMetric(median(oursShare), "ours-cpu-%")
