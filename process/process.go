@@ -52,6 +52,9 @@ var (
 	ErrInterruptUnavailable = errors.New("cannot deliver an interrupt")
 )
 
+// notFound is the error for pid once it has exited.
+func notFound(pid int) error { return fmt.Errorf("pid %d: %w", pid, ErrNotFound) }
+
 // PIDFileSlack is how much later than its pid file's modification time a
 // process may appear to have started and still count as the file's writer.
 // It absorbs clock granularity only: start times are kept in 10 ms ticks on

@@ -73,7 +73,7 @@ func (p *darwinProcess) check() error {
 		return err
 	}
 	if !start.Equal(p.start) {
-		return fmt.Errorf("pid %d: %w", p.pid, ErrNotFound)
+		return notFound(p.pid)
 	}
 	return nil
 }
@@ -84,7 +84,7 @@ func (p *darwinProcess) signal(sig unix.Signal) error {
 	}
 	if err := unix.Kill(p.pid, sig); err != nil {
 		if errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("pid %d: %w", p.pid, ErrNotFound)
+			return notFound(p.pid)
 		}
 		return fmt.Errorf("failed to send %s to pid %d: %w", signalName(sig), p.pid, err)
 	}
@@ -169,7 +169,7 @@ func kinfoProc(pid int) (*unix.KinfoProc, error) {
 	kp, err := unix.SysctlKinfoProc("kern.proc.pid", pid)
 	if err != nil || kp.Proc.P_pid != int32(pid) {
 		if kerr := unix.Kill(pid, 0); errors.Is(kerr, unix.ESRCH) || err == nil {
-			return nil, fmt.Errorf("pid %d: %w", pid, ErrNotFound)
+			return nil, notFound(pid)
 		}
 		return nil, fmt.Errorf("failed to read the process record of pid %d: %w", pid, err)
 	}

@@ -33,7 +33,7 @@ func (SystemTable) find(pid int) (Process, error) {
 	if err != nil {
 		switch {
 		case errors.Is(err, unix.ESRCH):
-			return nil, fmt.Errorf("pid %d: %w", pid, ErrNotFound)
+			return nil, notFound(pid)
 		case errors.Is(err, unix.ENOSYS):
 			// Without a pidfd a PID cannot be pinned, so nothing is
 			// signalled: pidfd_open needs Linux 5.3.
@@ -134,7 +134,7 @@ func (p *linuxProcess) signal(sig unix.Signal) error {
 		return err
 	}
 	if errors.Is(serr, unix.ESRCH) {
-		return fmt.Errorf("pid %d: %w", p.pid, ErrNotFound)
+		return notFound(p.pid)
 	}
 	if serr != nil {
 		return fmt.Errorf("failed to send %s to pid %d: %w", signalName(sig), p.pid, serr)
@@ -259,7 +259,7 @@ func readProc(pid int, name string) ([]byte, error) {
 	b, err := readSmallFile(path)
 	switch {
 	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ESRCH):
-		return nil, fmt.Errorf("pid %d: %w", pid, ErrNotFound)
+		return nil, notFound(pid)
 	case err != nil:
 		return nil, fmt.Errorf("failed to read %q: %w", path, err)
 	}

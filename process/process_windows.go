@@ -48,7 +48,7 @@ func openProcess(access uint32, pid int) (windows.Handle, error) {
 	h, err := windows.OpenProcess(access, false, uint32(pid))
 	if err != nil {
 		if errors.Is(err, windows.ERROR_INVALID_PARAMETER) {
-			return 0, fmt.Errorf("pid %d: %w", pid, ErrNotFound)
+			return 0, notFound(pid)
 		}
 		return 0, fmt.Errorf("failed to open pid %d: %w", pid, err)
 	}

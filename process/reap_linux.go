@@ -34,7 +34,7 @@ func (p *linuxProcess) ReapMemory() error {
 	case errno == 0:
 		return nil
 	case errno == unix.ESRCH:
-		return fmt.Errorf("pid %d: %w", p.pid, ErrNotFound)
+		return notFound(p.pid)
 	case errno == unix.EINVAL:
 		return fmt.Errorf("pid %d: %w, or shares its memory with one that is not; its memory was not reaped", p.pid, ErrNotDying)
 	case errno == unix.ENOSYS:

@@ -57,7 +57,7 @@ func (p *linuxProcess) goneErr(err error) error {
 	if err != nil {
 		return err
 	}
-	return fmt.Errorf("pid %d: %w", p.pid, ErrNotFound)
+	return notFound(p.pid)
 }
 
 // taskChildren returns the children listed by every thread of pid; an
@@ -74,7 +74,7 @@ func taskChildren(pid int) ([]int, error) {
 	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) {
-			return nil, fmt.Errorf("pid %d: %w", pid, ErrNotFound)
+			return nil, notFound(pid)
 		}
 		return nil, fmt.Errorf("failed to list %q: %w", dir, err)
 	}

@@ -25,7 +25,7 @@ func killGroup(pid int, alive func() error) error {
 	pgid, err := unix.Getpgid(pid)
 	if err != nil {
 		if errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("pid %d: %w", pid, ErrNotFound)
+			return notFound(pid)
 		}
 		return fmt.Errorf("failed to read the process group of pid %d: %w", pid, err)
 	}
