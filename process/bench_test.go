@@ -5,7 +5,10 @@ package process_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -49,7 +52,8 @@ func BenchmarkExitDetection(b *testing.B) {
 // and command line" also reads the command line through the pin, which
 // the rules by command line need; "children" lists the children of the
 // waiter, a Go process with several threads, as a forced stop does for
-// every process it kills; "list" is the scan of the whole process table
+// every process it kills; "read pid file" is what a stop pays for each of
+// the several reads of each pid file; "list" is the scan of the whole process table
 // paid only when a pid file is unusable or missing.
 func BenchmarkIdentify(b *testing.B) {
 	c := startChild(b)
@@ -81,6 +85,14 @@ func BenchmarkIdentify(b *testing.B) {
 		}
 		for b.Loop() {
 			_, err := parent.Children()
+			require.NoError(b, err)
+		}
+	})
+	b.Run("read pid file", func(b *testing.B) {
+		path := filepath.Join(b.TempDir(), "ha.pid")
+		require.NoError(b, os.WriteFile(path, []byte(strconv.Itoa(c.pid)+"\n"), 0o644))
+		for b.Loop() {
+			_, _, err := process.ReadPIDFile(path)
 			require.NoError(b, err)
 		}
 	})

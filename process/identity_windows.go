@@ -6,6 +6,7 @@ package process
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"slices"
@@ -139,7 +140,7 @@ func (SystemTable) list() ([]Entry, error) {
 // cannot be redirected to a file elsewhere. Opening fails with an
 // *os.PathError, so that a missing file matches fs.ErrNotExist; the other
 // errors leave naming the path to ReadPIDFile.
-func openPIDFile(path string) (*os.File, error) {
+func openPIDFile(path string) (pidFile, error) {
 	name, err := windows.UTF16PtrFromString(path)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
@@ -166,5 +167,16 @@ func openPIDFile(path string) (*os.File, error) {
 		windows.CloseHandle(h)
 		return nil, errors.New("a directory, not a regular file")
 	}
-	return os.NewFile(uintptr(h), path), nil
+	return osPIDFile{os.NewFile(uintptr(h), path)}, nil
+}
+
+// osPIDFile is a pidFile kept in an *os.File.
+type osPIDFile struct{ *os.File }
+
+func (f osPIDFile) Stat() (fs.FileMode, time.Time, error) {
+	fi, err := f.File.Stat()
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	return fi.Mode().Type(), fi.ModTime(), nil
 }

@@ -253,12 +253,12 @@ func ReadPIDFile(path string) (pid int, modTime time.Time, err error) {
 		return 0, time.Time{}, fmt.Errorf("%w: %q: %w", ErrBadPIDFile, path, err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
+	mode, modTime, err := f.Stat()
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("%w: %q: %w", ErrBadPIDFile, path, err)
 	}
-	if !fi.Mode().IsRegular() {
-		return 0, time.Time{}, fmt.Errorf("%w: %q is not a regular file (%s)", ErrBadPIDFile, path, fi.Mode().Type())
+	if !mode.IsRegular() {
+		return 0, time.Time{}, fmt.Errorf("%w: %q is not a regular file (%s)", ErrBadPIDFile, path, mode.Type())
 	}
 	buf := make([]byte, maxPIDFileSize+1)
 	n, err := readFull(f, buf)
@@ -272,19 +272,30 @@ func ReadPIDFile(path string) (pid int, modTime time.Time, err error) {
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("pid file %q: %w", path, err)
 	}
-	return pid, fi.ModTime(), nil
+	return pid, modTime, nil
+}
+
+// pidFile is a pid file opened by openPIDFile.
+type pidFile interface {
+	// Read reads as io.Reader does; at the end of the file it may also
+	// return 0 and no error, as read(2) does.
+	Read(b []byte) (int, error)
+	// Stat returns the type bits of the file's mode and its modification
+	// time, read from the opened file.
+	Stat() (fs.FileMode, time.Time, error)
+	Close() error
 }
 
 // readFull reads until buf is full or the file ends.
-func readFull(f *os.File, buf []byte) (int, error) {
+func readFull(f pidFile, buf []byte) (int, error) {
 	n := 0
 	for n < len(buf) {
 		m, err := f.Read(buf[n:])
 		n += m
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return n, nil
-			}
+		switch {
+		case errors.Is(err, io.EOF), err == nil && m == 0:
+			return n, nil
+		case err != nil:
 			return n, err
 		}
 	}

@@ -33,6 +33,6 @@ func ancestors() ([]int, error) {
 
 // openPIDFile fails: without O_NOFOLLOW and O_NONBLOCK a pid file cannot be
 // opened without following a planted symlink or blocking on a FIFO.
-func openPIDFile(path string) (*os.File, error) {
+func openPIDFile(path string) (pidFile, error) {
 	return nil, &os.PathError{Op: "open", Path: path, Err: errors.ErrUnsupported}
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"time"
 
@@ -47,12 +48,58 @@ func waitReadable(ctx context.Context, f *os.File, ready func(fd uintptr) bool) 
 // last component (ELOOP), without blocking on a FIFO, and without making a
 // terminal planted there the caller's controlling terminal. The error is an
 // *os.PathError so that a missing file still matches fs.ErrNotExist.
-func openPIDFile(path string) (*os.File, error) {
+func openPIDFile(path string) (pidFile, error) {
 	fd, err := openRead(path, unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY)
 	if err != nil {
 		return nil, err
 	}
-	return os.NewFile(uintptr(fd), path), nil
+	return rawFile(fd), nil
+}
+
+// rawFile is a descriptor read with plain system calls. An *os.File would
+// cost two more for every pid file (reading its flags, and trying to
+// register it with the netpoller, which refuses a regular file), and a
+// stop reads several pid files.
+type rawFile int
+
+func (f rawFile) Read(b []byte) (int, error) {
+	for {
+		n, err := unix.Read(int(f), b)
+		if !errors.Is(err, unix.EINTR) {
+			return max(n, 0), err
+		}
+	}
+}
+
+func (f rawFile) Stat() (fs.FileMode, time.Time, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f), &st); err != nil {
+		return 0, time.Time{}, err
+	}
+	return fileType(uint32(st.Mode)), time.Unix(st.Mtim.Unix()), nil
+}
+
+func (f rawFile) Close() error { return unix.Close(int(f)) }
+
+// fileType returns the fs.FileMode type bits for the S_IFMT bits of mode.
+func fileType(mode uint32) fs.FileMode {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return 0
+	case unix.S_IFDIR:
+		return fs.ModeDir
+	case unix.S_IFLNK:
+		return fs.ModeSymlink
+	case unix.S_IFIFO:
+		return fs.ModeNamedPipe
+	case unix.S_IFSOCK:
+		return fs.ModeSocket
+	case unix.S_IFCHR:
+		return fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFBLK:
+		return fs.ModeDevice
+	}
+	return fs.ModeIrregular
 }
 
 // openRead opens path read-only and close-on-exec, with flags besides,

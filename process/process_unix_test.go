@@ -66,6 +66,15 @@ func TestReadPIDFileNotRegular(t *testing.T) {
 		_, err := readPIDFileWithin(t, 5*time.Second, path)
 		assert.ErrorIs(t, err, process.ErrBadPIDFile)
 		assert.ErrorContains(t, err, "fifo.pid")
+		assert.ErrorContains(t, err, "not a regular file (p---------)")
+	})
+
+	t.Run("directory", func(t *testing.T) {
+		path := filepath.Join(dir, "dir.pid")
+		require.NoError(t, os.Mkdir(path, 0o755))
+		_, err := readPIDFileWithin(t, 5*time.Second, path)
+		assert.ErrorIs(t, err, process.ErrBadPIDFile)
+		assert.ErrorContains(t, err, "not a regular file (d---------)")
 	})
 
 	t.Run("symlink to a valid pid file", func(t *testing.T) {
