@@ -50,6 +50,8 @@ func TestMain(m *testing.M) {
 		runChecker()
 	case "parent":
 		runParent()
+	case "threadparent":
+		runThreadParent()
 	case "consolehost":
 		runConsoleHostChild()
 	default:

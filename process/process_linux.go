@@ -71,7 +71,18 @@ func (SystemTable) find(pid int) (Process, error) {
 	}
 	p.start = boot.Add(time.Duration(ticks) * startTimeResolution)
 	p.ppid = int(ppid)
+	p.mainThreadOnly = mainThreadOnly(fields)
 	return p, nil
+}
+
+// mainThreadOnly reports whether the fields of /proc/PID/stat (from
+// field 3 on, as statFields returns them) show a process whose one thread
+// is its main thread. A main thread that has exited while another thread
+// runs shows as a zombie (state Z): its children then belong to that
+// other thread.
+func mainThreadOnly(fields []string) bool {
+	const state, threads = 3, 20 // field numbers, as in proc(5)
+	return len(fields) > threads-3 && fields[state-3] != "Z" && fields[threads-3] == "1"
 }
 
 // pins numbers the pidfds that Find opens, in order, so that IsChild can
@@ -81,11 +92,14 @@ var pins atomic.Uint64
 // linuxProcess is a process pinned by a pidfd. The pidfd lives in an
 // *os.File, which closes it once and refuses it afterwards.
 type linuxProcess struct {
-	pid   int
-	pin   uint64 // from pins, when the pidfd was opened
-	ppid  int    // the parent's PID, read with the start time
-	start time.Time
-	pidfd *os.File
+	pid  int
+	pin  uint64 // from pins, when the pidfd was opened
+	ppid int    // the parent's PID, read with the start time
+	// mainThreadOnly is whether the process had one thread, its main
+	// one, when the start time was read.
+	mainThreadOnly bool
+	start          time.Time
+	pidfd          *os.File
 }
 
 func (p *linuxProcess) PID() int             { return p.pid }

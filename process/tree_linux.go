@@ -23,9 +23,25 @@ var (
 
 // Children reads /proc/PID/task/*/children, the kernel's own list of each
 // thread's children, which costs a fraction of a millisecond where a scan
-// of /proc costs tens; kernels built without it get the scan.
+// of /proc costs tens; kernels built without it get the scan. For a
+// process that had only its main thread when Find read its start time, as
+// a shell or ssh has, it reads that thread's list alone, sparing the
+// listing of the task directory: a thread started since then, and the
+// children it forked, are missed as a child forked just after the listing
+// would be.
 func (p *linuxProcess) Children() ([]int, error) {
-	pids, err := taskChildren(p.pid)
+	var pids []int
+	var err error
+	if p.mainThreadOnly {
+		pids, err = threadChildren(unix.AT_FDCWD, "/proc/"+strconv.Itoa(p.pid)+"/task/"+strconv.Itoa(p.pid))
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) {
+			if gone, perr := p.exited(); perr != nil || gone {
+				return nil, p.goneErr(perr)
+			}
+		}
+	} else {
+		pids, err = taskChildren(p.pid)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		pids, err = scanChildren(p.pid)
 	}
@@ -80,7 +96,7 @@ func taskChildren(pid int) ([]int, error) {
 	}
 	var pids []int
 	for _, task := range tasks {
-		b, err := readSmallFileAt(dfd, task+"/children")
+		kids, err := threadChildren(dfd, task)
 		switch {
 		case errors.Is(err, fs.ErrNotExist) && task == strconv.Itoa(pid):
 			return nil, err // no CONFIG_PROC_CHILDREN
@@ -89,10 +105,22 @@ func taskChildren(pid int) ([]int, error) {
 		case err != nil:
 			return nil, fmt.Errorf("failed to read the children of pid %d: %w", pid, err)
 		}
-		for _, f := range bytes.Fields(b) {
-			if c, err := strconv.Atoi(string(f)); err == nil {
-				pids = append(pids, c)
-			}
+		pids = append(pids, kids...)
+	}
+	return pids, nil
+}
+
+// threadChildren reads the children file of the thread directory task,
+// relative to dirfd.
+func threadChildren(dirfd int, task string) ([]int, error) {
+	b, err := readSmallFileAt(dirfd, task+"/children")
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, f := range bytes.Fields(b) {
+		if c, err := strconv.Atoi(string(f)); err == nil {
+			pids = append(pids, c)
 		}
 	}
 	return pids, nil

@@ -5,12 +5,16 @@ package process_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/limastop/stop/process"
 	"github.com/limastop/stop/process/processtest"
@@ -53,5 +57,48 @@ func TestIsChild(t *testing.T) {
 	defer cancel()
 	require.NoError(t, p.Wait(ctx))
 	_, err = v.IsChild(c)
+	assert.ErrorIs(t, err, process.ErrNotFound)
+}
+
+// TestChildrenOfOtherThreads: a child forked by a thread other than the
+// main one is listed by that thread alone, and Children still finds it.
+func TestChildrenOfOtherThreads(t *testing.T) {
+	parent, childPID := startParentAs(t, exec.Command(os.Args[0]), "threadparent")
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", parent.pid, parent.pid))
+	require.NoError(t, err)
+	require.NotContains(t, strings.Fields(string(b)), strconv.Itoa(childPID), "the main thread forked the child")
+
+	p := find(t, parent.pid)
+	kids, err := p.(process.Parent).Children()
+	require.NoError(t, err)
+	assert.Equal(t, []int{childPID}, kids)
+}
+
+// TestChildrenSingleThreaded: the children of a process with one thread,
+// a shell here, are listed.
+func TestChildrenSingleThreaded(t *testing.T) {
+	sh := exec.Command("/bin/sh", "-c", "sleep 60 & echo $!; wait")
+	out, err := sh.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, sh.Start())
+	t.Cleanup(func() {
+		_ = sh.Process.Kill()
+		_ = sh.Wait()
+	})
+	var sleepPID int
+	_, err = fmt.Fscan(out, &sleepPID)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = unix.Kill(sleepPID, unix.SIGKILL) })
+
+	p := find(t, sh.Process.Pid)
+	kids, err := p.(process.Parent).Children()
+	require.NoError(t, err)
+	assert.Equal(t, []int{sleepPID}, kids)
+
+	require.NoError(t, p.Kill())
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	require.NoError(t, p.Wait(ctx))
+	_, err = p.(process.Parent).Children()
 	assert.ErrorIs(t, err, process.ErrNotFound)
 }

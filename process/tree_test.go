@@ -23,8 +23,15 @@ import (
 // and returns both, once both are ready.
 func startParent(t *testing.T, cmd *exec.Cmd) (parent *child, childPID int) {
 	t.Helper()
+	return startParentAs(t, cmd, "parent")
+}
+
+// startParentAs is startParent for the child mode given, "parent" or one
+// that prints the same lines.
+func startParentAs(t *testing.T, cmd *exec.Cmd, mode string) (parent *child, childPID int) {
+	t.Helper()
 	c := &child{cmd: cmd}
-	c.cmd.Env = append(os.Environ(), childEnv+"=parent")
+	c.cmd.Env = append(os.Environ(), childEnv+"="+mode)
 	c.start(t)
 	c.pid = c.cmd.Process.Pid
 	var ready int
