@@ -89,15 +89,23 @@ func newStaleness(ts targets, dead []*target) staleness {
 	return st
 }
 
+// staleFiles are what checkPIDFiles found in the instance directory: the
+// names of the files with a stale suffix, and the pid files among them with
+// the PIDs they named (0 for garbage whose process was found otherwise).
+type staleFiles struct {
+	names []string
+	pids  map[string]int
+}
+
 // checkPIDFiles checks that every pid file in the instance directory is
 // stale: it names a process whose death this stop confirmed, a proven
-// stranger, or no running process. It returns the pid files with the PIDs
-// they named, for removal; a pid file that is garbage and not a target's
-// resolved one, or that names any other running process, fails the check.
-func (r *run) checkPIDFiles(ts targets, st staleness) (map[string]int, error) {
+// stranger, or no running process. It returns what it found, for removal;
+// a pid file that is garbage and not a target's resolved one, or that
+// names any other running process, fails the check.
+func (r *run) checkPIDFiles(ts targets, st staleness) (staleFiles, error) {
 	names, err := r.listStale()
 	if err != nil {
-		return nil, err
+		return staleFiles{}, err
 	}
 	resolved := map[string]bool{}
 	for _, t := range ts {
@@ -134,9 +142,9 @@ func (r *run) checkPIDFiles(ts targets, st staleness) (map[string]int, error) {
 		pids[path] = pid
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return staleFiles{}, errors.Join(errs...)
 	}
-	return pids, nil
+	return staleFiles{names: names, pids: pids}, nil
 }
 
 // checkNotRunning checks that the process the pid file at path claims is
@@ -174,15 +182,13 @@ func (r *run) listStale() ([]string, error) {
 	return names, nil
 }
 
-// removeStale removes the sockets and temporary files, then the pid files
-// in pids, each only if it still names the PID it named when checked, and
-// ha.pid last: Lima's host agent does not start while ha.pid exists, so
-// until then no restart can slip in and lose its files.
-func (r *run) removeStale(pids map[string]int) error {
-	names, err := r.listStale()
-	if err != nil {
-		return err
-	}
+// removeStale removes the sockets and temporary files that the check
+// found, then its pid files, each only if it still names the PID it named
+// when checked, and ha.pid last: Lima's host agent does not start while
+// ha.pid exists, so until then no restart can slip in and lose its files.
+// A file that appeared since the check is left: nothing is known of it.
+func (r *run) removeStale(checked staleFiles) error {
+	names, pids := checked.names, checked.pids
 	var errs []error
 	remove := func(path string) {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {

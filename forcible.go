@@ -147,9 +147,9 @@ func (f Forcible) stopTargets(ctx context.Context, r *run, ts targets) error {
 		return fmt.Errorf("forced stop: %w; pid files, sockets and disk locks are kept", err)
 	}
 	stale := newStaleness(ts, live)
-	var pidFiles map[string]int
+	var checked staleFiles
 	check := func() (err error) {
-		pidFiles, err = r.checkPIDFiles(ts, stale)
+		checked, err = r.checkPIDFiles(ts, stale)
 		return err
 	}
 	if err := r.step(StepCheck, nil, "check that every pid file is stale", check); err != nil {
@@ -172,7 +172,7 @@ func (f Forcible) stopTargets(ctx context.Context, r *run, ts targets) error {
 	} else {
 		r.res.Outcome = AlreadyStopped
 	}
-	if err := f.cleanUp(ctx, r, ts, stale, pidFiles); err != nil {
+	if err := f.cleanUp(ctx, r, ts, stale, checked); err != nil {
 		if errors.Is(err, ErrInstanceRunning) {
 			r.res.Outcome = NotStopped
 			return fmt.Errorf("forced stop: %w", err)
@@ -213,14 +213,14 @@ func reap(ctx context.Context, r *run, live []*target, dying map[*target]bool) {
 // locked them again, and its locks must stay. For the others the check
 // has just run. The pid files are re-read before anything is removed in
 // any case (a restart's socket is its own).
-func (f Forcible) cleanUp(ctx context.Context, r *run, ts targets, stale staleness, pidFiles map[string]int) error {
+func (f Forcible) cleanUp(ctx context.Context, r *run, ts targets, stale staleness, checked staleFiles) error {
 	disks := f.Disks
 	if disks == nil {
 		disks = LimaDisks{}
 	}
 	if r.inst.wsl2() && len(r.inst.AdditionalDisks) > 0 {
 		check := func() (err error) {
-			pidFiles, err = r.checkPIDFiles(ts, stale)
+			checked, err = r.checkPIDFiles(ts, stale)
 			return err
 		}
 		if err := r.step(StepCheck, nil, "check the pid files again before unlocking the disks", check); err != nil {
@@ -234,7 +234,7 @@ func (f Forcible) cleanUp(ctx context.Context, r *run, ts targets, stale stalene
 			errs = append(errs, err)
 		}
 	}
-	remove := func() error { return r.removeStale(pidFiles) }
+	remove := func() error { return r.removeStale(checked) }
 	if err := r.step(StepRemove, nil, "remove stale pid files, sockets and temporary files", remove); err != nil {
 		errs = append(errs, err)
 	}

@@ -130,6 +130,27 @@ func TestRestartDuringCleanUp(t *testing.T) {
 	assert.Empty(t, f.signalled(driverPID+10))
 }
 
+// creatingDisks creates a file with a stale suffix while the forced stop
+// unlocks the disks, after the pid files were checked.
+type creatingDisks struct{ name string }
+
+func (d creatingDisks) Unlock(ctx context.Context, inst *stop.Instance, disk string) error {
+	if err := (stop.LimaDisks{}).Unlock(ctx, inst, disk); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(inst.Dir, d.name), nil, 0o644)
+}
+
+// TestFileAfterCheckKept: the clean-up removes what the check found; a
+// socket that appeared since then, which nothing says is stale, stays.
+func TestFileAfterCheckKept(t *testing.T) {
+	f := newFixture(t, processtest.Behavior{}, processtest.Behavior{})
+	res, err := stop.Forcible{Processes: &f.table, Disks: creatingDisks{"late.sock"}, Timeout: time.Second}.Stop(context.Background(), f.inst)
+	require.NoError(t, err)
+	assert.Equal(t, stop.StoppedForcibly, res.Outcome)
+	assert.ElementsMatch(t, []string{"lima.yaml", "late.sock"}, f.files(t))
+}
+
 // TestPreCancelledStopsTouchNothing: 100 forced and orphan stops whose
 // context has ended before they start signal nothing and remove nothing.
 func TestPreCancelledStopsTouchNothing(t *testing.T) {
