@@ -103,3 +103,47 @@ func BenchmarkIdentify(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkFirstLook measures what a forced stop pays for each process of
+// an instance before it signals anything: Find, CommandLine and Children
+// on a waiter, a Go process with several threads. "first" looks at a
+// process that has just started, whose /proc entries the kernel builds
+// on this first lookup, as a stop finds a host agent and a driver that
+// nothing has looked at; "again" looks at the same process once more.
+// Each reports the median; process start-up is not timed.
+func BenchmarkFirstLook(b *testing.B) {
+	var first, again []time.Duration
+	look := func(pid int) time.Duration {
+		start := time.Now()
+		p, err := process.System().Find(pid)
+		require.NoError(b, err)
+		_, err = p.CommandLine()
+		require.NoError(b, err)
+		if pp, ok := p.(process.Parent); ok {
+			_, err = pp.Children()
+			require.NoError(b, err)
+		}
+		took := time.Since(start)
+		require.NoError(b, p.Release())
+		return took
+	}
+	for b.Loop() {
+		b.StopTimer()
+		c := startChild(b)
+		b.StartTimer()
+		first = append(first, look(c.pid))
+		again = append(again, look(c.pid))
+		b.StopTimer()
+		require.NoError(b, c.stdin.Close())
+		b.StartTimer()
+	}
+	b.ReportMetric(medianMicros(first), "first-µs")
+	b.ReportMetric(medianMicros(again), "again-µs")
+}
+
+// medianMicros returns the median of ds in microseconds.
+func medianMicros(ds []time.Duration) float64 {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return float64(s[len(s)/2].Nanoseconds()) / 1e3
+}
