@@ -34,9 +34,14 @@ func (p *linuxProcess) Children() ([]int, error) {
 	var err error
 	if p.mainThreadOnly {
 		pids, err = threadChildren(unix.AT_FDCWD, "/proc/"+strconv.Itoa(p.pid)+"/task/"+strconv.Itoa(p.pid))
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) {
+		if err != nil {
+			// A process that has exited has no children file; a
+			// kernel without the files gets the scan below.
 			if gone, perr := p.exited(); perr != nil || gone {
 				return nil, p.goneErr(perr)
+			}
+			if !errors.Is(err, fs.ErrNotExist) {
+				err = fmt.Errorf("failed to read the children of pid %d: %w", p.pid, err)
 			}
 		}
 	} else {
