@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -38,6 +39,33 @@ func (m *metrics) v(bench, unit string) float64 {
 		m.err = err
 	}
 	return v
+}
+
+// ratioRow is the row of a forced-stop benchmark's ratio: its median over
+// the runs, the range when there were several, and in how many runs the
+// target was met.
+func (m *metrics) ratioRow(bench string) []string {
+	const unit = "ours-return/lima-gone"
+	med := m.v(bench, unit)
+	vs, err := m.res.runs(bench, unit)
+	if err != nil {
+		return nil // m.v has kept the error
+	}
+	cell, met := num(med)+"×", yes(med <= maxForcibleRatio)
+	if len(vs) > 1 {
+		cell = fmt.Sprintf("%s× (%s–%s× over %d runs)", num(med), num(slices.Min(vs)), num(slices.Max(vs)), len(vs))
+		k := 0
+		for _, v := range vs {
+			if v <= maxForcibleRatio {
+				k++
+			}
+		}
+		met = fmt.Sprintf("in %d of %d runs", k, len(vs))
+		if k == len(vs) {
+			met = "yes, in every run"
+		}
+	}
+	return []string{"ours returned / Lima's processes gone", cell, "", fmt.Sprintf("≤ %.2f×", maxForcibleRatio), met}
 }
 
 func render(w io.Writer, mc machine, commands []string, res results) error {
@@ -82,30 +110,32 @@ func render(w io.Writer, mc machine, commands []string, res results) error {
 	f := "bench.BenchmarkForcible"
 	fOursRet, fOursGone := m.v(f, "ours-return-ms"), m.v(f, "ours-gone-ms")
 	fLimaRet, fLimaGone := m.v(f, "lima-return-ms"), m.v(f, "lima-gone-ms")
-	fRatio := m.v(f, "ours-return/lima-gone")
 	fBytes, fLimaBytes := m.v(f, "ours-B/stop"), m.v(f, "lima-B/stop")
 	p("## Forced stop\n\n")
 	p("An instance with one locked additional disk. `stop.Forcible{}` kills, confirms both deaths, then\n")
 	p("unlocks the disk and removes the pid files; `instance.StopForcibly(inst)` sends SIGKILL, unlocks\n")
 	p("and removes at once, and returns without waiting. Times are from the start of the call. *Gone* is\n")
-	p("when the benchmark's observer saw the later process exit.\n\n")
+	p("when the benchmark's observer saw the later process exit. Each forced-stop benchmark runs %d\n", forcedRuns)
+	p("times; the times are medians over the runs. Ours adds a roughly fixed time to the deaths (it\n")
+	p("identifies every process and pins its tree before the first signal, and confirms every death\n")
+	p("before the clean-up), so the ratio moves with how long the host takes to end Lima's processes:\n")
+	p("its range over the runs is given too.\n\n")
 	table(&b, []string{"", "ours", "Lima v1.2.2", "target", "met"}, [][]string{
 		{"return (ms)", num(fOursRet), num(fLimaRet), "context: Lima confirms nothing", ""},
 		{"processes gone (ms)", num(fOursGone), num(fLimaGone), "", ""},
-		{"ours returned / Lima's processes gone", num(fRatio) + "×", "", fmt.Sprintf("≤ %.2f×", maxForcibleRatio), yes(fRatio <= maxForcibleRatio)},
+		m.ratioRow(f),
 		{"allocated per stop", kib(fBytes), kib(fLimaBytes), "ours < 64 KiB", yes(fBytes < maxBytesPerStop)},
 	})
 	p("\n")
 
 	h := "bench.BenchmarkForcibleBusyHost"
-	hRatio := m.v(h, "ours-return/lima-gone")
 	p("The same on a host running 1,000 more (idle) processes, with a host agent that has a child and a\n")
 	p("grandchild (a shell and a `sleep`, as Lima's starts ssh). Ours also kills and confirms that tree,\n")
 	p("which Lima leaves running.\n\n")
 	table(&b, []string{"", "ours", "Lima v1.2.2", "target", "met"}, [][]string{
 		{"return (ms)", num(m.v(h, "ours-return-ms")), num(m.v(h, "lima-return-ms")), "", ""},
 		{"processes gone (ms)", num(m.v(h, "ours-gone-ms")), num(m.v(h, "lima-gone-ms")), "", ""},
-		{"ours returned / Lima's processes gone", num(hRatio) + "×", "", fmt.Sprintf("≤ %.2f×", maxForcibleRatio), yes(hRatio <= maxForcibleRatio)},
+		m.ratioRow(h),
 	})
 	p("\n")
 

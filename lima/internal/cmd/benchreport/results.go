@@ -9,13 +9,15 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
 
 // results maps "<package>.<benchmark name>" (without the -GOMAXPROCS
-// suffix) to its metrics by unit, as go test -bench prints them.
-type results map[string]map[string]float64
+// suffix) to its metrics by unit, as go test -bench prints them: one map
+// for each run of the benchmark (go test -count).
+type results map[string][]map[string]float64
 
 // parse reads go test -bench output.
 func (res results) parse(r io.Reader) error {
@@ -42,7 +44,8 @@ func (res results) parse(r io.Reader) error {
 			}
 			metrics[fields[i+1]] = v
 		}
-		res[pkg+"."+trimProcs(fields[0])] = metrics
+		name := pkg + "." + trimProcs(fields[0])
+		res[name] = append(res[name], metrics)
 	}
 	return s.Err()
 }
@@ -60,15 +63,35 @@ func trimProcs(name string) string {
 	return name[:i]
 }
 
-// get returns one metric, or an error naming what is missing.
+// get returns one metric, the median over the benchmark's runs, or an
+// error naming what is missing.
 func (res results) get(bench, unit string) (float64, error) {
-	m, ok := res[bench]
-	if !ok {
-		return 0, fmt.Errorf("no result for %s", bench)
+	vs, err := res.runs(bench, unit)
+	if err != nil {
+		return 0, err
 	}
-	v, ok := m[unit]
-	if !ok {
-		return 0, fmt.Errorf("%s reported no %q", bench, unit)
+	s := slices.Sorted(slices.Values(vs))
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2], nil
 	}
-	return v, nil
+	return (s[n/2-1] + s[n/2]) / 2, nil
+}
+
+// runs returns one metric of each run of the benchmark, in order, or an
+// error naming what is missing.
+func (res results) runs(bench, unit string) ([]float64, error) {
+	ms, ok := res[bench]
+	if !ok {
+		return nil, fmt.Errorf("no result for %s", bench)
+	}
+	vs := make([]float64, 0, len(ms))
+	for _, m := range ms {
+		v, ok := m[unit]
+		if !ok {
+			return nil, fmt.Errorf("%s reported no %q", bench, unit)
+		}
+		vs = append(vs, v)
+	}
+	return vs, nil
 }

@@ -28,11 +28,11 @@ BenchmarkExitDetection-16   	      20	    657184 ns/op	       549.0 p50-µs
 	res := results{}
 	require.NoError(t, res.parse(strings.NewReader(out)))
 	assert.Equal(t, results{
-		"bench.BenchmarkGraceful": {
+		"bench.BenchmarkGraceful": {{
 			"ns/op": 54652595, "lima-overhead-ms": 448.5, "ours-overhead-ms": 1.417, "B/op": 10324, "allocs/op": 102,
-		},
-		"bench.BenchmarkScaling/N=10":    {"ns/op": 70641505, "ours-vs-observer-ms": -0.25},
-		"process.BenchmarkExitDetection": {"ns/op": 657184, "p50-µs": 549},
+		}},
+		"bench.BenchmarkScaling/N=10":    {{"ns/op": 70641505, "ours-vs-observer-ms": -0.25}},
+		"process.BenchmarkExitDetection": {{"ns/op": 657184, "p50-µs": 549}},
 	}, res)
 
 	v, err := res.get("bench.BenchmarkGraceful", "ours-overhead-ms")
@@ -42,6 +42,38 @@ BenchmarkExitDetection-16   	      20	    657184 ns/op	       549.0 p50-µs
 	require.ErrorContains(t, err, `no "ratio"`)
 	_, err = res.get("bench.BenchmarkMissing", "ns/op")
 	require.ErrorContains(t, err, "no result")
+}
+
+// TestRuns: the runs of a benchmark run with -count are kept in order,
+// and get returns their median.
+func TestRuns(t *testing.T) {
+	out := `pkg: github.com/limastop/stop/lima/internal/bench
+BenchmarkForcible-2   	      20	   2885094 ns/op	         1.387 ours-return/lima-gone
+BenchmarkForcible-2   	      20	   3041969 ns/op	         1.141 ours-return/lima-gone
+BenchmarkForcible-2   	      20	   3479660 ns/op	         1.362 ours-return/lima-gone
+BenchmarkForcible-2   	      20	   2606479 ns/op	         1.2 ours-return/lima-gone
+`
+	res := results{}
+	require.NoError(t, res.parse(strings.NewReader(out)))
+	vs, err := res.runs("bench.BenchmarkForcible", "ours-return/lima-gone")
+	require.NoError(t, err)
+	assert.Equal(t, []float64{1.387, 1.141, 1.362, 1.2}, vs)
+	v, err := res.get("bench.BenchmarkForcible", "ours-return/lima-gone")
+	require.NoError(t, err)
+	assert.InDelta(t, 1.281, v, 1e-9, "the mean of the two middle runs")
+
+	m := &metrics{res: res}
+	assert.Equal(t, []string{"ours returned / Lima's processes gone", "1.28× (1.14–1.39× over 4 runs)", "", "≤ 1.25×", "in 2 of 4 runs"},
+		m.ratioRow("bench.BenchmarkForcible"))
+	require.NoError(t, m.err)
+
+	res["bench.BenchmarkForcible"] = res["bench.BenchmarkForcible"][1:]
+	res["bench.BenchmarkForcible"][1]["ours-return/lima-gone"] = 1.25
+	assert.Equal(t, "yes, in every run", m.ratioRow("bench.BenchmarkForcible")[4])
+
+	res["bench.BenchmarkForcible"] = res["bench.BenchmarkForcible"][:1]
+	assert.Equal(t, []string{"ours returned / Lima's processes gone", "1.14×", "", "≤ 1.25×", "yes"},
+		m.ratioRow("bench.BenchmarkForcible"))
 }
 
 func TestTrimProcs(t *testing.T) {
