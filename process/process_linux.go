@@ -296,13 +296,12 @@ func readSmallFileAt(dirfd int, path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer unix.Close(fd)
+	f := rawFile(fd)
+	defer f.Close()
 	b := make([]byte, 0, 512)
 	for {
-		n, err := unix.Read(fd, b[len(b):cap(b)])
+		n, err := f.Read(b[len(b):cap(b)])
 		switch {
-		case errors.Is(err, unix.EINTR):
-			continue
 		case err != nil:
 			return nil, &os.PathError{Op: "read", Path: path, Err: err}
 		case n == 0:

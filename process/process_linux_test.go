@@ -5,7 +5,6 @@ package process_test
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"strconv"
 	"strings"
@@ -52,10 +51,7 @@ func TestCheckPIDRefusesEveryAncestor(t *testing.T) {
 func TestCommandLineZombie(t *testing.T) {
 	c := startChild(t)
 	p := find(t, c.pid)
-	require.NoError(t, p.Kill())
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	require.NoError(t, p.Wait(ctx))
+	killAndWait(t, p)
 	state := procState(t, c.pid)
 	require.Equal(t, "Z", state, "the child is not reaped yet")
 	_, err := p.CommandLine()

@@ -32,6 +32,15 @@ func find(t *testing.T, pid int) process.Process {
 	return p
 }
 
+// killAndWait kills p and waits until it has exited.
+func killAndWait(t *testing.T, p process.Process) {
+	t.Helper()
+	require.NoError(t, p.Kill())
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	require.NoError(t, p.Wait(ctx))
+}
+
 func TestFindLiveChild(t *testing.T) {
 	before := time.Now()
 	c := startChild(t)
@@ -58,10 +67,7 @@ func TestStartTimeStable(t *testing.T) {
 func TestKillThenWait(t *testing.T) {
 	c := startChild(t)
 	p := find(t, c.pid)
-	require.NoError(t, p.Kill())
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	require.NoError(t, p.Wait(ctx))
+	killAndWait(t, p)
 	assert.NotEqual(t, exitStdinClosed, c.exitCode(t), "the child exited by itself, not by Kill")
 }
 

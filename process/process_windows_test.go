@@ -165,10 +165,7 @@ func TestCommandLineQuoting(t *testing.T) {
 
 	// The pinned handle keeps the exited process's object, and its memory
 	// may still be readable: it must count as gone all the same.
-	require.NoError(t, p.Kill())
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	require.NoError(t, p.Wait(ctx))
+	killAndWait(t, p)
 	_, err = p.CommandLine()
 	assert.ErrorIs(t, err, process.ErrNotFound)
 }

@@ -4,7 +4,6 @@
 package process_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -52,10 +51,7 @@ func TestIsChild(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, is, "a process of another table")
 
-	require.NoError(t, p.Kill())
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	require.NoError(t, p.Wait(ctx))
+	killAndWait(t, p)
 	_, err = v.IsChild(c)
 	assert.ErrorIs(t, err, process.ErrNotFound)
 }
@@ -95,10 +91,7 @@ func TestChildrenSingleThreaded(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []int{sleepPID}, kids)
 
-	require.NoError(t, p.Kill())
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	require.NoError(t, p.Wait(ctx))
+	killAndWait(t, p)
 	_, err = p.(process.Parent).Children()
 	assert.ErrorIs(t, err, process.ErrNotFound)
 }

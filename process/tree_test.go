@@ -69,18 +69,14 @@ func TestChildren(t *testing.T) {
 	assert.Equal(t, []int{childPID}, kids)
 
 	c := find(t, childPID)
-	require.NoError(t, c.Kill())
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	require.NoError(t, c.Wait(ctx))
+	killAndWait(t, c)
 	// Once the parent has reaped it, the child is no longer listed.
 	require.Eventually(t, func() bool {
 		kids, err := pp.Children()
 		return err == nil && !slices.Contains(kids, childPID)
 	}, waitTimeout, 10*time.Millisecond)
 
-	require.NoError(t, p.Kill())
-	require.NoError(t, p.Wait(ctx))
+	killAndWait(t, p)
 	_, err = pp.Children()
 	assert.ErrorIs(t, err, process.ErrNotFound)
 }
@@ -90,10 +86,7 @@ func TestChildren(t *testing.T) {
 func TestWaitEndedContextSeesExit(t *testing.T) {
 	c := startChild(t)
 	p := find(t, c.pid)
-	require.NoError(t, p.Kill())
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	require.NoError(t, p.Wait(ctx))
+	killAndWait(t, p)
 	ended, cancel := context.WithCancel(context.Background())
 	cancel()
 	// The context's end reaches Wait through another goroutine, so a
