@@ -15,7 +15,6 @@ import (
 
 	"github.com/limastop/stop/internal/siminst"
 	"github.com/limastop/stop/internal/testutil"
-	"github.com/limastop/stop/process"
 )
 
 // TestLightHelpers: with Options.LightHelpers the chain is a shell and the
@@ -49,10 +48,7 @@ func TestLightHelpersInterrupt(t *testing.T) {
 		t.Run(strconv.Itoa(n), func(t *testing.T) {
 			t.Parallel()
 			inst := start(t, siminst.Options{Descendants: n, LightHelpers: true})
-			var helpers []process.Process
-			for _, pid := range inst.HelperPIDs() {
-				helpers = append(helpers, find(t, pid))
-			}
+			helpers := pinHelpers(t, inst)
 			require.Len(t, helpers, n)
 			require.NoError(t, find(t, inst.HostAgentPID()).Interrupt())
 			assert.False(t, waitHostAgent(t, inst).Killed)
@@ -73,10 +69,7 @@ func TestLightHelpersOutliveKilledHostAgent(t *testing.T) {
 		t.Run(strconv.Itoa(n), func(t *testing.T) {
 			t.Parallel()
 			inst := start(t, siminst.Options{Descendants: n, LightHelpers: true})
-			var helpers []process.Process
-			for _, pid := range inst.HelperPIDs() {
-				helpers = append(helpers, find(t, pid))
-			}
+			helpers := pinHelpers(t, inst)
 			require.NoError(t, inst.KillHostAgent())
 			assert.True(t, waitHostAgent(t, inst).Killed)
 			for _, h := range helpers {

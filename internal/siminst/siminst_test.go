@@ -63,6 +63,16 @@ func find(t *testing.T, pid int) process.Process {
 	return p
 }
 
+// pinHelpers pins every helper of inst.
+func pinHelpers(t *testing.T, inst *siminst.Instance) []process.Process {
+	t.Helper()
+	var helpers []process.Process
+	for _, pid := range inst.HelperPIDs() {
+		helpers = append(helpers, find(t, pid))
+	}
+	return helpers
+}
+
 // waitExit waits, bounded, for p to exit.
 func waitExit(t *testing.T, p process.Process) {
 	t.Helper()

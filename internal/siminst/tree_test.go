@@ -67,10 +67,7 @@ func TestHelpers(t *testing.T) {
 func TestHelpersOutliveKilledHostAgent(t *testing.T) {
 	t.Parallel()
 	inst := start(t, siminst.Options{Descendants: 2})
-	var helpers []process.Process
-	for _, pid := range inst.HelperPIDs() {
-		helpers = append(helpers, find(t, pid))
-	}
+	helpers := pinHelpers(t, inst)
 	require.NoError(t, inst.KillHostAgent())
 	assert.True(t, waitHostAgent(t, inst).Killed)
 	for _, h := range helpers {
@@ -90,10 +87,7 @@ func TestHelpersOutliveKilledHostAgent(t *testing.T) {
 func TestHelpersInterrupt(t *testing.T) {
 	t.Parallel()
 	inst := start(t, siminst.Options{Descendants: 2, ExternalDriver: "krunkit"})
-	var helpers []process.Process
-	for _, pid := range inst.HelperPIDs() {
-		helpers = append(helpers, find(t, pid))
-	}
+	helpers := pinHelpers(t, inst)
 	require.NoError(t, find(t, inst.HostAgentPID()).Interrupt())
 	assert.False(t, waitHostAgent(t, inst).Killed)
 	for _, h := range helpers {
