@@ -139,6 +139,17 @@ func startSim(t *testing.T, home string, opts siminst.Options) *siminst.Instance
 	return sim
 }
 
+// hostAgentRunning checks that the first instance's host agent has not
+// exited.
+func hostAgentRunning(t *testing.T, sims []*siminst.Instance) {
+	t.Helper()
+	select {
+	case <-sims[0].HostAgentDone():
+		t.Error("the host agent was stopped")
+	default:
+	}
+}
+
 // exitOf waits for the host agent of sim to exit.
 func exitOf(t *testing.T, sim *siminst.Instance) siminst.Exit {
 	t.Helper()
@@ -249,13 +260,7 @@ func TestCLI(t *testing.T) {
 			code:   exitFailed,
 			stdout: []string{"sim: not stopped"},
 			stderr: []string{"may or may not be", "sim: next: check what pid "},
-			check: func(t *testing.T, sims []*siminst.Instance) {
-				select {
-				case <-sims[0].HostAgentDone():
-					t.Error("the host agent was stopped")
-				default:
-				}
-			},
+			check:  hostAgentRunning,
 		},
 		{
 			name:   "unknown policy",
@@ -302,13 +307,7 @@ func TestCLI(t *testing.T) {
 			code:   exitFailed,
 			stdout: []string{"sim: not stopped"},
 			stderr: []string{"deadline exceeded", "sim: next: use -f to force it: limastop -f sim"},
-			check: func(t *testing.T, sims []*siminst.Instance) {
-				select {
-				case <-sims[0].HostAgentDone():
-					t.Error("the host agent was stopped")
-				default:
-				}
-			},
+			check:  hostAgentRunning,
 		},
 		{
 			name: "orphan policy escalates",
