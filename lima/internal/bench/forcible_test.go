@@ -29,9 +29,12 @@ import (
 //   - ours-return/lima-gone: when ours has confirmed the deaths and
 //     cleaned up, relative to when Lima's killed processes are actually
 //     gone. Lima's own return, which confirms nothing, is context.
+//   - ours-signal: when ours sent its first signal, from the start its
+//     Result records: what identifying the processes and pinning their
+//     subtrees cost before anything is killed. Lima signals at once.
 //   - B/stop: bytes allocated by the process during the call.
 func BenchmarkForcible(b *testing.B) {
-	benchmarkForcible(b, siminst.Options{AdditionalDisks: []string{"data"}})
+	benchmarkForcible(b, stop.Forcible{}, siminst.Options{AdditionalDisks: []string{"data"}})
 }
 
 // BenchmarkForcibleBusyHost is BenchmarkForcible on a host running
@@ -47,8 +50,21 @@ func BenchmarkForcible(b *testing.B) {
 // rather than the stop.
 func BenchmarkForcibleBusyHost(b *testing.B) {
 	startIdle(b, extraProcesses)
-	benchmarkForcible(b, siminst.Options{AdditionalDisks: []string{"data"}, Descendants: 2, LightHelpers: true})
+	benchmarkForcible(b, stop.Forcible{}, busyHostOptions)
 }
+
+// BenchmarkBusyHostKeepDescendants is BenchmarkForcibleBusyHost with
+// Forcible.KeepDescendants: ours kills the driver and the host agent alone,
+// as Lima's StopForcibly does. The difference between the two is what the
+// tree kill costs: the search before the first signal, and the deaths of
+// the tree.
+func BenchmarkBusyHostKeepDescendants(b *testing.B) {
+	startIdle(b, extraProcesses)
+	benchmarkForcible(b, stop.Forcible{KeepDescendants: true}, busyHostOptions)
+}
+
+// busyHostOptions is the instance of the busy-host benchmarks.
+var busyHostOptions = siminst.Options{AdditionalDisks: []string{"data"}, Descendants: 2, LightHelpers: true}
 
 // extraProcesses is how many idle processes BenchmarkForcibleBusyHost adds.
 const extraProcesses = 1000
@@ -73,15 +89,20 @@ func startIdle(b *testing.B, n int) {
 	time.Sleep(2 * time.Second)
 }
 
-func benchmarkForcible(b *testing.B, opts siminst.Options) {
-	var oursReturn, oursGone, limaReturn, limaGone []time.Duration
+func benchmarkForcible(b *testing.B, f stop.Forcible, opts siminst.Options) {
+	var oursReturn, oursSignal, oursGone, limaReturn, limaGone []time.Duration
 	var oursBytes, limaBytes []uint64
 	eachPair(b, opts, func(oursSim *sim) {
 		inst := oursSim.instance(b)
-		c := measure(b, true, func() error {
-			return stopExpecting(stop.Forcible{}, inst, stop.StoppedForcibly)
+		var res *stop.Result
+		c := measure(b, true, func() (err error) {
+			res, err = stopResult(f, inst, stop.StoppedForcibly)
+			return err
 		})
 		require.NoError(b, c.err)
+		signal, ok := firstSignal(res)
+		require.True(b, ok, "no kill step in\n%s", res)
+		oursSignal = append(oursSignal, signal)
 		oursReturn = append(oursReturn, c.took())
 		oursGone = append(oursGone, oursSim.gone(b).Sub(c.start))
 		oursBytes = append(oursBytes, c.allocated)
@@ -96,10 +117,21 @@ func benchmarkForcible(b *testing.B, opts siminst.Options) {
 		limaBytes = append(limaBytes, c.allocated)
 	})
 	b.ReportMetric(ms(oursReturn), "ours-return-ms")
+	b.ReportMetric(ms(oursSignal), "ours-signal-ms")
 	b.ReportMetric(ms(oursGone), "ours-gone-ms")
 	b.ReportMetric(ms(limaReturn), "lima-return-ms")
 	b.ReportMetric(ms(limaGone), "lima-gone-ms")
 	b.ReportMetric(ratio(ms(oursReturn), ms(limaGone)), "ours-return/lima-gone")
 	b.ReportMetric(median(oursBytes), "ours-B/stop")
 	b.ReportMetric(median(limaBytes), "lima-B/stop")
+}
+
+// firstSignal returns when, since the call, res records its first kill.
+func firstSignal(res *stop.Result) (time.Duration, bool) {
+	for _, s := range res.Steps {
+		if s.Kind == stop.StepKill || s.Kind == stop.StepKillGroup {
+			return s.At, true
+		}
+	}
+	return 0, false
 }

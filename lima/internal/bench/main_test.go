@@ -249,11 +249,17 @@ func interleave(i int, ours, lima func()) {
 
 // stopExpecting runs s on inst and fails unless it ends with want.
 func stopExpecting(s stop.Stopper, inst *stop.Instance, want stop.Outcome) error {
+	_, err := stopResult(s, inst, want)
+	return err
+}
+
+// stopResult is stopExpecting that also returns the Result.
+func stopResult(s stop.Stopper, inst *stop.Instance, want stop.Outcome) (*stop.Result, error) {
 	res, err := s.Stop(context.Background(), inst)
 	if err == nil && res.Outcome != want {
 		err = fmt.Errorf("outcome %s, want %s", res.Outcome, want)
 	}
-	return err
+	return res, err
 }
 
 func later(a, b time.Time) time.Time {
