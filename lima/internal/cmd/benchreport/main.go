@@ -58,7 +58,7 @@ const forcedRuns = 5
 func benchRuns() []benchRun {
 	return []benchRun{
 		{pkg: "./lima/internal/bench/", pattern: "^Benchmark(Graceful|Orphan|ExitDetection)$", benchtime: "20x"},
-		{pkg: "./lima/internal/bench/", pattern: "^Benchmark(Forcible|ForcibleBusyHost)$", benchtime: "20x", count: forcedRuns},
+		{pkg: "./lima/internal/bench/", pattern: "^Benchmark(Forcible|ForcibleBusyHost|BusyHostKeepDescendants)$", benchtime: "20x", count: forcedRuns},
 		{pkg: "./lima/internal/bench/", pattern: "^BenchmarkScaling$", benchtime: "5x"},
 		{pkg: "./lima/internal/bench/", pattern: "^BenchmarkWaitCPU$", benchtime: "5x"},
 		{pkg: "./process/", pattern: "^BenchmarkExitDetection$", benchtime: "20x"},
