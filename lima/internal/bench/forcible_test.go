@@ -66,7 +66,7 @@ func BenchmarkBusyHostKeepDescendants(b *testing.B) {
 // busyHostOptions is the instance of the busy-host benchmarks.
 var busyHostOptions = siminst.Options{AdditionalDisks: []string{"data"}, Descendants: 2, LightHelpers: true}
 
-// extraProcesses is how many idle processes BenchmarkForcibleBusyHost adds.
+// extraProcesses is how many idle processes the busy-host benchmarks add.
 const extraProcesses = 1000
 
 // startIdle starts n idle processes that live until the benchmark ends.
@@ -126,7 +126,8 @@ func benchmarkForcible(b *testing.B, f stop.Forcible, opts siminst.Options) {
 	b.ReportMetric(median(limaBytes), "lima-B/stop")
 }
 
-// firstSignal returns when, since the call, res records its first kill.
+// firstSignal returns when res records its first kill, counted from the
+// start of the stop.
 func firstSignal(res *stop.Result) (time.Duration, bool) {
 	for _, s := range res.Steps {
 		if s.Kind == stop.StepKill || s.Kind == stop.StepKillGroup {
