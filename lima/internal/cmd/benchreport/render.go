@@ -161,6 +161,18 @@ func render(w io.Writer, mc machine, commands []string, res results) error {
 	})
 	p("\n")
 
+	ra := "process.BenchmarkReapAfterLook"
+	p("The tree search reads the `/proc` entry of every thread of the host agent and the driver: the\n")
+	p("kernel lists children per thread. Those entries cost again when the process dies: the kernel\n")
+	p("drops them as it releases the process. `process` BenchmarkReapAfterLook kills two waiters (Go\n")
+	p("processes with several threads) at once, in every other iteration after `Children` has looked\n")
+	p("at each; times are from the kills.\n\n")
+	table(&b, []string{"", "not looked at", "after Children"}, [][]string{
+		{"both deaths confirmed (ms)", num(m.v(ra, "dead-µs") / 1000), num(m.v(ra, "looked-dead-µs") / 1000)},
+		{"both reaped by their parent (ms)", num(m.v(ra, "reaped-µs") / 1000), num(m.v(ra, "looked-reaped-µs") / 1000)},
+	})
+	p("\n")
+
 	kill, reaped := m.v(reapBench("kill"), "p50-gone-µs"), m.v(reapBench("kill_and_reap"), "p50-gone-µs")
 	fmt.Fprintf(&b, "A killed process frees its memory itself as it exits. `process` BenchmarkReapMemory kills one\n"+
 		"holding %d MiB and times its death, with and without `process_mrelease` from the caller, as\n"+
