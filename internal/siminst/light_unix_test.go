@@ -15,6 +15,7 @@ import (
 
 	"github.com/limastop/stop/internal/siminst"
 	"github.com/limastop/stop/internal/testutil"
+	"github.com/limastop/stop/process"
 )
 
 // TestLightHelpers: with Options.LightHelpers the chain is a shell and the
@@ -44,20 +45,15 @@ func TestLightHelpers(t *testing.T) {
 // helpers too, whether it has one or two; they record nothing.
 func TestLightHelpersInterrupt(t *testing.T) {
 	t.Parallel()
-	for _, n := range []int{1, 2} {
-		t.Run(strconv.Itoa(n), func(t *testing.T) {
-			t.Parallel()
-			inst := start(t, siminst.Options{Descendants: n, LightHelpers: true})
-			helpers := pinHelpers(t, inst)
-			require.Len(t, helpers, n)
-			require.NoError(t, find(t, inst.HostAgentPID()).Interrupt())
-			assert.False(t, waitHostAgent(t, inst).Killed)
-			for _, h := range helpers {
-				waitExit(t, h)
-			}
-			assert.Empty(t, helperRecords(t, inst))
-		})
-	}
+	eachLightChain(t, func(t *testing.T, n int, inst *siminst.Instance, helpers []process.Process) {
+		require.Len(t, helpers, n)
+		require.NoError(t, find(t, inst.HostAgentPID()).Interrupt())
+		assert.False(t, waitHostAgent(t, inst).Killed)
+		for _, h := range helpers {
+			waitExit(t, h)
+		}
+		assert.Empty(t, helperRecords(t, inst))
+	})
 }
 
 // TestLightHelpersOutliveKilledHostAgent: like the Go helpers, and like
@@ -65,20 +61,30 @@ func TestLightHelpersInterrupt(t *testing.T) {
 // whether or not it has a sleep below it, and Close ends them.
 func TestLightHelpersOutliveKilledHostAgent(t *testing.T) {
 	t.Parallel()
+	eachLightChain(t, func(t *testing.T, _ int, inst *siminst.Instance, helpers []process.Process) {
+		require.NoError(t, inst.KillHostAgent())
+		assert.True(t, waitHostAgent(t, inst).Killed)
+		for _, h := range helpers {
+			requireAlive(t, h, 300*time.Millisecond)
+		}
+		require.NoError(t, inst.Close())
+		for _, h := range helpers {
+			waitExit(t, h)
+		}
+	})
+}
+
+// eachLightChain runs f in parallel subtests: on an instance whose host
+// agent heads one light helper (the shell alone), and on one whose host
+// agent heads two (the shell and its sleep), with n the chain's length and
+// the helpers pinned.
+func eachLightChain(t *testing.T, f func(t *testing.T, n int, inst *siminst.Instance, helpers []process.Process)) {
+	t.Helper()
 	for _, n := range []int{1, 2} {
 		t.Run(strconv.Itoa(n), func(t *testing.T) {
 			t.Parallel()
 			inst := start(t, siminst.Options{Descendants: n, LightHelpers: true})
-			helpers := pinHelpers(t, inst)
-			require.NoError(t, inst.KillHostAgent())
-			assert.True(t, waitHostAgent(t, inst).Killed)
-			for _, h := range helpers {
-				requireAlive(t, h, 300*time.Millisecond)
-			}
-			require.NoError(t, inst.Close())
-			for _, h := range helpers {
-				waitExit(t, h)
-			}
+			f(t, n, inst, pinHelpers(t, inst))
 		})
 	}
 }
