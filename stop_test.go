@@ -457,3 +457,36 @@ func TestStepLogs(t *testing.T) {
 		assert.Equal(t, "WARN", rec["level"], "%v", rec)
 	}
 }
+
+// TestStepLogsGone: a process that exits between being found and being
+// killed makes its kill step an INFO record marked gone, no warning: a
+// stop wants it gone.
+func TestStepLogsGone(t *testing.T) {
+	f := newFixture(t, processtest.Behavior{}, processtest.Behavior{})
+	// The verifier runs as the host agent is identified, after the
+	// driver was and before any kill.
+	exitDriver := func(_ *stop.Instance, role stop.Role, _ process.Process) stop.Identity {
+		if role == stop.RoleHostAgent {
+			f.drv.Exit()
+		}
+		return stop.IdentityUnknown
+	}
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, nil))
+	res, err := stop.Forcible{Processes: &f.table, Logger: log, Verify: exitDriver}.Stop(context.Background(), f.inst)
+	require.NoError(t, err)
+	assert.Equal(t, stop.StoppedForcibly, res.Outcome)
+	var kill map[string]any
+	for _, line := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal(line, &rec), "%s", line)
+		if rec["action"] == "kill driver (pid 4000003)" {
+			kill = rec
+		}
+	}
+	require.NotNil(t, kill, "no record of the driver's kill in\n%s", buf.String())
+	assert.Equal(t, "step done", kill["msg"])
+	assert.Equal(t, "INFO", kill["level"])
+	assert.Equal(t, true, kill["gone"])
+	assert.NotContains(t, kill, "error")
+}
