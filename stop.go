@@ -273,9 +273,13 @@ func (r *run) record(start time.Time, kind StepKind, t *target, action string, e
 		}
 	}
 	r.res.Steps = append(r.res.Steps, s)
-	level, msg := slog.LevelInfo, "step done"
-	if err != nil && !errors.Is(err, process.ErrNotFound) {
-		level, msg = slog.LevelWarn, "step failed"
+	level, msg, outcome := slog.LevelInfo, "step done", slog.Attr{}
+	switch {
+	case errors.Is(err, process.ErrNotFound):
+		// Gone already, as a stop wants it: no cause for a warning.
+		outcome = slog.Bool("gone", true)
+	case err != nil:
+		level, msg, outcome = slog.LevelWarn, "step failed", slog.Any("error", err)
 	}
 	// The attributes are built only for a record that is kept: a stop
 	// without a Logger spends nothing on them.
@@ -283,12 +287,8 @@ func (r *run) record(start time.Time, kind StepKind, t *target, action string, e
 		return
 	}
 	attrs := append(r.attrs(kind, t, action), slog.Duration("took", took))
-	switch {
-	case errors.Is(err, process.ErrNotFound):
-		// Gone already, as a stop wants it: no cause for a warning.
-		attrs = append(attrs, slog.Bool("gone", true))
-	case err != nil:
-		attrs = append(attrs, slog.Any("error", err))
+	if outcome.Key != "" {
+		attrs = append(attrs, outcome)
 	}
 	r.log.Log(context.Background(), level, msg, attrs...)
 }
