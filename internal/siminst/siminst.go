@@ -29,8 +29,8 @@
 // drops the pid file arguments. The helpers (Options.Descendants) run as
 // "<executable> helper", or with Options.LightHelpers as "/bin/sh -c
 // <script>" and "sleep <seconds>", and name no file: only their ancestry
-// ties them to the instance. What the processes need to know travels in an environment
-// variable instead, which RunIfChild reads.
+// ties them to the instance. What the processes need to know travels in
+// an environment variable instead, which RunIfChild reads.
 //
 // The processes and their groups, as in Lima:
 //

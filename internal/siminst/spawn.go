@@ -25,10 +25,9 @@ type proc struct {
 
 // spawn starts prog, or the current executable again if prog is "", as
 // the simulated process cfg.Role with args (the command line a stop policy
-// sees) and attr, and
-// returns once it has reported ready with the fields of want. Its stdin
-// stays with the caller, to stop it (see proc.stop), and its stderr is the
-// caller's.
+// sees) and attr, and returns once it has reported ready with the fields
+// of want. Its stdin stays with the caller, to stop it (see proc.stop),
+// and its stderr is the caller's.
 func spawn(cfg childConfig, prog string, args []string, attr *syscall.SysProcAttr, want readinessWant) (*proc, readiness, error) {
 	env, err := childEnv(cfg)
 	if err != nil {
