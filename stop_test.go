@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -489,4 +490,65 @@ func TestStepLogsGone(t *testing.T) {
 	assert.Equal(t, "INFO", kill["level"])
 	assert.Equal(t, true, kill["gone"])
 	assert.NotContains(t, kill, "error")
+}
+
+// TestReapOnlyKilled: the memory of a process is reaped only when its own
+// kill reached it, not when the kill failed or found it gone already.
+func TestReapOnlyKilled(t *testing.T) {
+	tests := []struct {
+		name string
+		drv  processtest.Behavior
+		gone bool // the driver exits between being found and being killed
+	}{
+		{name: "kill refused", drv: processtest.Behavior{RefuseKill: true}},
+		{name: "gone before the kill", gone: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, processtest.Behavior{}, tt.drv)
+			table := &reapingTable{Table: &f.table}
+			verify := func(_ *stop.Instance, role stop.Role, _ process.Process) stop.Identity {
+				if tt.gone && role == stop.RoleHostAgent {
+					f.drv.Exit()
+				}
+				return stop.IdentityUnknown
+			}
+			res, _ := stop.Forcible{Processes: table, Verify: verify, Timeout: 100 * time.Millisecond}.Stop(context.Background(), f.inst)
+			assert.Equal(t, []int{haPID}, table.reapedPIDs(), "%s", res)
+		})
+	}
+}
+
+// reapingTable is a processtest.Table whose processes are MemoryReapers
+// that record each reap.
+type reapingTable struct {
+	*processtest.Table
+	mu     sync.Mutex
+	reaped []int
+}
+
+func (t *reapingTable) Find(pid int) (process.Process, error) {
+	p, err := t.Table.Find(pid)
+	if err != nil {
+		return nil, err
+	}
+	return reapingProcess{p.(*processtest.Process), t}, nil
+}
+
+func (t *reapingTable) reapedPIDs() []int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.reaped)
+}
+
+type reapingProcess struct {
+	*processtest.Process
+	t *reapingTable
+}
+
+func (p reapingProcess) ReapMemory() error {
+	p.t.mu.Lock()
+	defer p.t.mu.Unlock()
+	p.t.reaped = append(p.t.reaped, p.PID())
+	return nil
 }
