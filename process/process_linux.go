@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -100,13 +101,28 @@ type linuxProcess struct {
 	mainThreadOnly bool
 	start          time.Time
 	pidfd          *os.File
+
+	mu   sync.Mutex
+	held []int // the /proc files that Children keeps open (see hold)
 }
 
 func (p *linuxProcess) PID() int             { return p.pid }
 func (p *linuxProcess) StartTime() time.Time { return p.start }
 func (p *linuxProcess) Interrupt() error     { return p.signal(unix.SIGINT) }
 func (p *linuxProcess) Kill() error          { return p.signal(unix.SIGKILL) }
-func (p *linuxProcess) Release() error       { return p.pidfd.Close() }
+
+// Release closes the pidfd and the files that Children kept open.
+func (p *linuxProcess) Release() error {
+	p.mu.Lock()
+	fds := p.held
+	p.held = nil
+	p.mu.Unlock()
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+	held.Add(-int64(len(fds)))
+	return p.pidfd.Close()
+}
 
 // CommandLine reads /proc/PID/cmdline, then checks that the pidfd still
 // refers to a live process: a process is not reaped, and its PID not
@@ -298,6 +314,11 @@ func readSmallFileAt(dirfd int, path string) ([]byte, error) {
 	}
 	f := rawFile(fd)
 	defer f.Close()
+	return readAll(f, path)
+}
+
+// readAll reads f, opened at path, to its end.
+func readAll(f rawFile, path string) ([]byte, error) {
 	b := make([]byte, 0, 512)
 	for {
 		n, err := f.Read(b[len(b):cap(b)])

@@ -4,10 +4,12 @@
 package process
 
 import (
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestMainThreadOnly: only a process whose one thread is its running main
@@ -25,4 +27,27 @@ func TestMainThreadOnly(t *testing.T) {
 	} {
 		assert.Equal(t, c.want, mainThreadOnly(strings.Fields(c.stat)), c.stat)
 	}
+}
+
+// TestHoldBound: once maxHeld files are kept open, Children closes each
+// further file as soon as it is read, and Release gives back what it kept.
+func TestHoldBound(t *testing.T) {
+	threads, err := os.ReadDir("/proc/self/task")
+	require.NoError(t, err)
+	require.Greater(t, len(threads), 1, "the test needs a process with several threads")
+	before := held.Load()
+	held.Store(maxHeld - 1)
+	t.Cleanup(func() { held.Store(before) })
+
+	// Find refuses the caller's own PID, which this test only reads.
+	p, err := SystemTable{}.find(os.Getpid())
+	require.NoError(t, err)
+	_, err = p.(Parent).Children()
+	require.NoError(t, err)
+	assert.Len(t, p.(*linuxProcess).held, 1)
+	assert.Equal(t, int64(maxHeld), held.Load())
+
+	require.NoError(t, p.Release())
+	assert.Empty(t, p.(*linuxProcess).held)
+	assert.Equal(t, int64(maxHeld-1), held.Load())
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,12 +29,12 @@ var (
 // a shell or ssh has, it reads that thread's list alone, sparing the
 // listing of the task directory: a thread started since then, and the
 // children it forked, are missed as a child forked just after the listing
-// would be.
+// would be. The files read stay open until Release (see hold).
 func (p *linuxProcess) Children() ([]int, error) {
 	var pids []int
 	var err error
 	if p.mainThreadOnly {
-		pids, err = threadChildren(unix.AT_FDCWD, "/proc/"+strconv.Itoa(p.pid)+"/task/"+strconv.Itoa(p.pid))
+		pids, err = p.threadChildren(unix.AT_FDCWD, "/proc/"+strconv.Itoa(p.pid)+"/task/"+strconv.Itoa(p.pid))
 		if err != nil {
 			// A process that has exited has no children file; a
 			// kernel without the files gets the scan below.
@@ -45,7 +46,7 @@ func (p *linuxProcess) Children() ([]int, error) {
 			}
 		}
 	} else {
-		pids, err = taskChildren(p.pid)
+		pids, err = p.taskChildren()
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		pids, err = scanChildren(p.pid)
@@ -81,11 +82,12 @@ func (p *linuxProcess) goneErr(err error) error {
 	return notFound(p.pid)
 }
 
-// taskChildren returns the children listed by every thread of pid; an
-// error wrapping fs.ErrNotExist means the kernel has no such file. Each
-// thread's file is opened relative to the task directory, which spares the
-// kernel a walk from /proc for every thread.
-func taskChildren(pid int) ([]int, error) {
+// taskChildren returns the children listed by every thread of p; an error
+// wrapping fs.ErrNotExist means the kernel has no such file. Each thread's
+// file is opened relative to the task directory, which spares the kernel a
+// walk from /proc for every thread.
+func (p *linuxProcess) taskChildren() ([]int, error) {
+	pid := p.pid
 	dir := "/proc/" + strconv.Itoa(pid) + "/task"
 	dfd, err := openRead(dir, unix.O_DIRECTORY)
 	var tasks []string
@@ -101,7 +103,7 @@ func taskChildren(pid int) ([]int, error) {
 	}
 	var pids []int
 	for _, task := range tasks {
-		kids, err := threadChildren(dfd, task)
+		kids, err := p.threadChildren(dfd, task)
 		switch {
 		case errors.Is(err, fs.ErrNotExist) && task == strconv.Itoa(pid):
 			return nil, err // no CONFIG_PROC_CHILDREN
@@ -116,9 +118,15 @@ func taskChildren(pid int) ([]int, error) {
 }
 
 // threadChildren reads the children file of the thread directory task,
-// relative to dirfd.
-func threadChildren(dirfd int, task string) ([]int, error) {
-	b, err := readSmallFileAt(dirfd, task+"/children")
+// relative to dirfd, and keeps it open (see hold).
+func (p *linuxProcess) threadChildren(dirfd int, task string) ([]int, error) {
+	path := task + "/children"
+	fd, err := openReadAt(dirfd, path, 0)
+	if err != nil {
+		return nil, err
+	}
+	b, err := readAll(rawFile(fd), path)
+	p.hold(fd)
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +137,31 @@ func threadChildren(dirfd int, task string) ([]int, error) {
 		}
 	}
 	return pids, nil
+}
+
+// maxHeld bounds how many files hold keeps open at once, across all
+// processes.
+const maxHeld = 256
+
+// held counts the files that hold keeps open.
+var held atomic.Int64
+
+// hold keeps fd, a /proc file of p's that Children has read, open until p
+// is released. The kernel builds a thread's entries in /proc on their first
+// lookup and frees them when the thread exits, unless a file holds them:
+// then it frees them at the close. A forced stop lists the children of
+// every thread of the processes it then kills, and waits for their deaths;
+// kept open, the entries are freed after it has confirmed them, not in the
+// middle of the exits it waits for (BenchmarkReapAfterLook).
+func (p *linuxProcess) hold(fd int) {
+	if held.Add(1) > maxHeld {
+		held.Add(-1)
+		unix.Close(fd)
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.held = append(p.held, fd)
 }
 
 // dirNames returns the names in the directory open at fd, but . and ..

@@ -95,3 +95,41 @@ func TestChildrenSingleThreaded(t *testing.T) {
 	_, err = p.(process.Parent).Children()
 	assert.ErrorIs(t, err, process.ErrNotFound)
 }
+
+// TestChildrenHeldUntilRelease: Children keeps the children file of every
+// thread open until the process is released, so that the kernel frees
+// those /proc entries at the close rather than as the threads exit; Release
+// closes them all.
+func TestChildrenHeldUntilRelease(t *testing.T) {
+	c := startChild(t)
+	p := find(t, c.pid)
+	threads, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", c.pid))
+	require.NoError(t, err)
+	require.Greater(t, len(threads), 1, "the waiter has several threads")
+	_, err = p.(process.Parent).Children()
+	require.NoError(t, err)
+	held := openChildrenFiles(t, c.pid)
+	for _, th := range threads {
+		// The Go runtime may start a thread meanwhile, but ends none.
+		assert.Contains(t, held, fmt.Sprintf("/proc/%d/task/%s/children", c.pid, th.Name()))
+	}
+
+	require.NoError(t, p.Release())
+	assert.Empty(t, openChildrenFiles(t, c.pid))
+}
+
+// openChildrenFiles returns the paths of the children files of pid's
+// threads that this process has open.
+func openChildrenFiles(t *testing.T, pid int) []string {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	require.NoError(t, err)
+	var paths []string
+	for _, fd := range fds {
+		path, err := os.Readlink("/proc/self/fd/" + fd.Name())
+		if err == nil && strings.HasPrefix(path, fmt.Sprintf("/proc/%d/task/", pid)) && strings.HasSuffix(path, "/children") {
+			paths = append(paths, path)
+		}
+	}
+	return paths
+}
