@@ -16,28 +16,44 @@ import (
 
 // BenchmarkReapAfterLook measures what looking at a process's threads in
 // /proc costs when the process dies. Each iteration starts two waiters (Go
-// processes with several threads), pins both, and in every other
-// iteration also lists their children (Children: every thread's entry in
-// /proc/PID/task); then it kills both at once. "dead" is until Wait has
-// confirmed both deaths, "reaped" until the test, their parent, has reaped
-// both: the kernel drops the /proc entries built by a lookup as it
-// releases the process. Each reports the median; process start-up is not
-// timed.
+// processes with several threads), pins both and kills both at once,
+// taking turns among three ways:
+//
+//   - no look: the pins read only what Find reads;
+//   - "held-": Children lists their children first (every thread's entry
+//     in /proc/PID/task) through the pins that kill them, which keep those
+//     files open until they are released, after the deaths;
+//   - "closed-": Children lists them through other pins, released before
+//     the kill, as a lookup that does not keep its files open leaves them.
+//
+// "dead" is until Wait has confirmed both deaths, "reaped" until the test,
+// their parent, has reaped both. The kernel frees the /proc entries that a
+// lookup built as it releases each thread, unless a file holds them. Each
+// reports the median; process start-up is not timed.
 func BenchmarkReapAfterLook(b *testing.B) {
-	dead := map[bool][]time.Duration{}
-	reaped := map[bool][]time.Duration{}
+	ways := []string{"", "held-", "closed-"}
+	dead := map[string][]time.Duration{}
+	reaped := map[string][]time.Duration{}
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
-		look := i%2 == 1
+		way := ways[i%len(ways)]
 		cs := []*child{startChild(b), startChild(b)}
 		ps := make([]process.Process, len(cs))
 		for j, c := range cs {
 			p, err := process.System().Find(c.pid)
 			require.NoError(b, err)
 			ps[j] = p
-			if look {
-				_, err := p.(process.Parent).Children()
+			look := p
+			if way == "closed-" {
+				look, err = process.System().Find(c.pid)
 				require.NoError(b, err)
+			}
+			if way != "" {
+				_, err := look.(process.Parent).Children()
+				require.NoError(b, err)
+			}
+			if look != p {
+				require.NoError(b, look.Release())
 			}
 		}
 		b.StartTimer()
@@ -61,19 +77,19 @@ func BenchmarkReapAfterLook(b *testing.B) {
 			require.NoError(b, p.Wait(ctx))
 		}
 		cancel()
-		dead[look] = append(dead[look], time.Since(start))
+		dead[way] = append(dead[way], time.Since(start))
 		wg.Wait()
-		reaped[look] = append(reaped[look], last.Sub(start))
+		reaped[way] = append(reaped[way], last.Sub(start))
 		b.StopTimer()
 		for _, p := range ps {
 			require.NoError(b, p.Release())
 		}
 		b.StartTimer()
 	}
-	for look, prefix := range map[bool]string{false: "", true: "looked-"} {
-		if len(dead[look]) > 0 { // a single iteration does not look
-			b.ReportMetric(medianMicros(dead[look]), prefix+"dead-µs")
-			b.ReportMetric(medianMicros(reaped[look]), prefix+"reaped-µs")
+	for _, way := range ways {
+		if len(dead[way]) > 0 { // a single iteration does not look
+			b.ReportMetric(medianMicros(dead[way]), way+"dead-µs")
+			b.ReportMetric(medianMicros(reaped[way]), way+"reaped-µs")
 		}
 	}
 }

@@ -63,7 +63,7 @@ func benchRuns() []benchRun {
 		{pkg: "./lima/internal/bench/", pattern: "^BenchmarkWaitCPU$", benchtime: "5x"},
 		{pkg: "./process/", pattern: "^BenchmarkExitDetection$", benchtime: "20x"},
 		{pkg: "./process/", pattern: "^BenchmarkReapMemory$", benchtime: "5x"},
-		{pkg: "./process/", pattern: "^BenchmarkReapAfterLook$", benchtime: "200x"},
+		{pkg: "./process/", pattern: "^BenchmarkReapAfterLook$", benchtime: "300x"},
 	}
 }
 
