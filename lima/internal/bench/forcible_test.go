@@ -32,6 +32,9 @@ import (
 //   - ours-signal: when ours sent its first signal, from the start its
 //     Result records: what identifying the processes and pinning their
 //     subtrees cost before anything is killed. Lima signals at once.
+//   - ours-confirmed: when ours had confirmed the last death, from the
+//     same start. What follows it, up to ours' return, is the check of the
+//     pid files, the unlock, the removal and the release of the pins.
 //   - B/stop: bytes allocated by the process during the call.
 func BenchmarkForcible(b *testing.B) {
 	benchmarkForcible(b, stop.Forcible{}, siminst.Options{AdditionalDisks: []string{"data"}})
@@ -90,7 +93,7 @@ func startIdle(b *testing.B, n int) {
 }
 
 func benchmarkForcible(b *testing.B, f stop.Forcible, opts siminst.Options) {
-	var oursReturn, oursSignal, oursGone, limaReturn, limaGone []time.Duration
+	var oursReturn, oursSignal, oursConfirmed, oursGone, limaReturn, limaGone []time.Duration
 	var oursBytes, limaBytes []uint64
 	eachPair(b, opts, func(oursSim *sim) {
 		inst := oursSim.instance(b)
@@ -103,6 +106,7 @@ func benchmarkForcible(b *testing.B, f stop.Forcible, opts siminst.Options) {
 		signal, ok := firstSignal(res)
 		require.True(b, ok, "no kill step in\n%s", res)
 		oursSignal = append(oursSignal, signal)
+		oursConfirmed = append(oursConfirmed, lastConfirmed(res))
 		oursReturn = append(oursReturn, c.took())
 		oursGone = append(oursGone, oursSim.gone(b).Sub(c.start))
 		oursBytes = append(oursBytes, c.allocated)
@@ -118,6 +122,7 @@ func benchmarkForcible(b *testing.B, f stop.Forcible, opts siminst.Options) {
 	})
 	b.ReportMetric(ms(oursReturn), "ours-return-ms")
 	b.ReportMetric(ms(oursSignal), "ours-signal-ms")
+	b.ReportMetric(ms(oursConfirmed), "ours-confirmed-ms")
 	b.ReportMetric(ms(oursGone), "ours-gone-ms")
 	b.ReportMetric(ms(limaReturn), "lima-return-ms")
 	b.ReportMetric(ms(limaGone), "lima-gone-ms")
@@ -135,4 +140,16 @@ func firstSignal(res *stop.Result) (time.Duration, bool) {
 		}
 	}
 	return 0, false
+}
+
+// lastConfirmed returns when res's last confirmation of a death ended,
+// counted from the start of the stop.
+func lastConfirmed(res *stop.Result) time.Duration {
+	var last time.Duration
+	for _, s := range res.Steps {
+		if s.Kind == stop.StepConfirm {
+			last = max(last, s.At+s.Took)
+		}
+	}
+	return last
 }

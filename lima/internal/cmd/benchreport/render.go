@@ -148,12 +148,15 @@ func render(w io.Writer, mc machine, commands []string, res results) error {
 	p("The same on a host running 1,000 more (idle) processes, with a host agent that has a child and a\n")
 	p("grandchild (a shell and a `sleep`, as Lima's starts ssh). Ours also kills and confirms that tree,\n")
 	p("which Lima leaves running. *First signal* is when ours sent its first SIGKILL: before it, ours\n")
-	p("identifies every process and pins its tree; Lima signals at once. The last two rows are\n")
-	p("BenchmarkBusyHostKeepDescendants, the same with `Forcible{KeepDescendants: true}`, which kills\n")
-	p("the driver and the host agent alone, as Lima does: the difference is what the tree kill costs.\n\n")
+	p("identifies every process and pins its tree; Lima signals at once. After the last death is\n")
+	p("confirmed, ours checks the pid files, unlocks the disk and removes the stale files. The last\n")
+	p("two rows are BenchmarkBusyHostKeepDescendants, the same with `Forcible{KeepDescendants: true}`,\n")
+	p("which kills the driver and the host agent alone, as Lima does: the difference is what the tree\n")
+	p("kill costs.\n\n")
 	table(&b, []string{"", "ours", "Lima v1.2.2", "target", "met"}, [][]string{
 		{"return (ms)", num(m.v(h, "ours-return-ms")), num(m.v(h, "lima-return-ms")), "", ""},
 		{"first signal (ms)", num(m.v(h, "ours-signal-ms")), "at once", "", ""},
+		{"last death confirmed (ms)", num(m.v(h, "ours-confirmed-ms")), "never", "", ""},
 		{"processes gone (ms)", num(m.v(h, "ours-gone-ms")), num(m.v(h, "lima-gone-ms")), "", ""},
 		m.ratioRow(h),
 		{"without the tree kill: first signal (ms)", num(m.v(k, "ours-signal-ms")), "at once", "", ""},
