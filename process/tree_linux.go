@@ -87,8 +87,7 @@ func (p *linuxProcess) goneErr(err error) error {
 // file is opened relative to the task directory, which spares the kernel a
 // walk from /proc for every thread.
 func (p *linuxProcess) taskChildren() ([]int, error) {
-	pid := p.pid
-	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	dir := "/proc/" + strconv.Itoa(p.pid) + "/task"
 	dfd, err := openRead(dir, unix.O_DIRECTORY)
 	var tasks []string
 	if err == nil {
@@ -97,7 +96,7 @@ func (p *linuxProcess) taskChildren() ([]int, error) {
 	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) {
-			return nil, notFound(pid)
+			return nil, notFound(p.pid)
 		}
 		return nil, fmt.Errorf("failed to list %q: %w", dir, err)
 	}
@@ -105,12 +104,12 @@ func (p *linuxProcess) taskChildren() ([]int, error) {
 	for _, task := range tasks {
 		kids, err := p.threadChildren(dfd, task)
 		switch {
-		case errors.Is(err, fs.ErrNotExist) && task == strconv.Itoa(pid):
+		case errors.Is(err, fs.ErrNotExist) && task == strconv.Itoa(p.pid):
 			return nil, err // no CONFIG_PROC_CHILDREN
 		case errors.Is(err, fs.ErrNotExist), errors.Is(err, unix.ESRCH):
 			continue // the thread has exited
 		case err != nil:
-			return nil, fmt.Errorf("failed to read the children of pid %d: %w", pid, err)
+			return nil, fmt.Errorf("failed to read the children of pid %d: %w", p.pid, err)
 		}
 		pids = append(pids, kids...)
 	}
