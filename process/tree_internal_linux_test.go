@@ -5,6 +5,7 @@ package process
 
 import (
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -50,4 +51,19 @@ func TestHoldBound(t *testing.T) {
 	require.NoError(t, p.Release())
 	assert.Empty(t, p.(*linuxProcess).held)
 	assert.Equal(t, int64(maxHeld-1), held.Load())
+}
+
+// TestScanChildren: the scan of /proc, for kernels without the children
+// files, finds a child of this process by its parent PID.
+func TestScanChildren(t *testing.T) {
+	sleep := exec.Command("sleep", "60")
+	require.NoError(t, sleep.Start())
+	t.Cleanup(func() {
+		_ = sleep.Process.Kill()
+		_ = sleep.Wait()
+	})
+	kids, err := scanChildren(os.Getpid())
+	require.NoError(t, err)
+	assert.Contains(t, kids, sleep.Process.Pid)
+	assert.NotContains(t, kids, os.Getpid())
 }
