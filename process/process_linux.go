@@ -298,17 +298,10 @@ func readProc(pid int, name string) ([]byte, error) {
 
 // readSmallFile reads a file of /proc with open, read and close alone:
 // os.ReadFile would also stat it and try to register it with the netpoller,
-// two more system calls for every file, and a stop reads one for every
-// thread of every process whose children it lists. Errors are
-// *os.PathError, as os.ReadFile's are.
+// two more system calls for every file, and a stop reads several for every
+// process it finds. Errors are *os.PathError, as os.ReadFile's are.
 func readSmallFile(path string) ([]byte, error) {
-	return readSmallFileAt(unix.AT_FDCWD, path)
-}
-
-// readSmallFileAt is readSmallFile for a path relative to the directory
-// dirfd.
-func readSmallFileAt(dirfd int, path string) ([]byte, error) {
-	fd, err := openReadAt(dirfd, path, 0)
+	fd, err := openRead(path, 0)
 	if err != nil {
 		return nil, err
 	}

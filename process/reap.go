@@ -17,12 +17,11 @@ type MemoryReaper interface {
 	// thread (Linux's process_mrelease). A killed process frees its
 	// memory itself, as the last of its threads exits: for a VM with
 	// gigabytes of memory, that is most of the time its death takes
-	// (BenchmarkReapMemory). Reaping
-	// changes nothing else: the process still exits, and only Wait
-	// confirms that it has. It returns an error wrapping ErrNotFound if
-	// the process has exited (nothing is left to reap then, whether or
-	// not its parent has reaped the process itself), ErrNotDying if it has
-	// not been killed, and errors.ErrUnsupported if the kernel cannot
-	// reap (before 5.15).
+	// (BenchmarkReapMemory). Reaping changes nothing else: the process
+	// still exits, and only Wait confirms that it has. It returns an
+	// error wrapping ErrNotFound if the process has exited (nothing is
+	// left to reap then, whether or not its parent has reaped the
+	// process itself), ErrNotDying if it has not been killed, and
+	// errors.ErrUnsupported if the kernel cannot reap (before 5.15).
 	ReapMemory() error
 }

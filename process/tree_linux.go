@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -184,9 +183,14 @@ func dirNames(fd int) ([]string, error) {
 // scanChildren finds the children of pid by the parent PID in every
 // /proc/N/stat.
 func scanChildren(pid int) ([]int, error) {
-	names, err := readDirNames("/proc")
+	fd, err := openRead("/proc", unix.O_DIRECTORY)
 	if err != nil {
 		return nil, err
+	}
+	defer unix.Close(fd)
+	names, err := dirNames(fd)
+	if err != nil {
+		return nil, fmt.Errorf("failed to list /proc: %w", err)
 	}
 	var pids []int
 	for _, name := range names {
@@ -199,19 +203,6 @@ func scanChildren(pid int) ([]int, error) {
 		}
 	}
 	return pids, nil
-}
-
-func readDirNames(dir string) ([]string, error) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return nil, fmt.Errorf("failed to open %q: %w", dir, err)
-	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return nil, fmt.Errorf("failed to read %q: %w", dir, err)
-	}
-	return names, nil
 }
 
 // KillGroup checks through the pidfd that the process is alive both before
