@@ -410,13 +410,7 @@ func TestStepLogs(t *testing.T) {
 		log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: level}))
 		res, err := stop.Forcible{Processes: &f.table, Logger: log, Timeout: 100 * time.Millisecond}.Stop(context.Background(), f.inst)
 		require.ErrorIs(t, err, processtest.ErrKillRefused)
-		var recs []map[string]any
-		for _, line := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
-			var rec map[string]any
-			require.NoError(t, json.Unmarshal(line, &rec), "%s", line)
-			recs = append(recs, rec)
-		}
-		return res, recs
+		return res, jsonRecords(t, &buf)
 	}
 
 	res, recs := run(slog.LevelDebug)
@@ -478,9 +472,7 @@ func TestStepLogsGone(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, stop.StoppedForcibly, res.Outcome)
 	var kill map[string]any
-	for _, line := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
-		var rec map[string]any
-		require.NoError(t, json.Unmarshal(line, &rec), "%s", line)
+	for _, rec := range jsonRecords(t, &buf) {
 		if rec["action"] == "kill driver (pid 4000003)" {
 			kill = rec
 		}
@@ -490,6 +482,18 @@ func TestStepLogsGone(t *testing.T) {
 	assert.Equal(t, "INFO", kill["level"])
 	assert.Equal(t, true, kill["gone"])
 	assert.NotContains(t, kill, "error")
+}
+
+// jsonRecords decodes the records that a JSON slog handler wrote to buf.
+func jsonRecords(t *testing.T, buf *bytes.Buffer) []map[string]any {
+	t.Helper()
+	var recs []map[string]any
+	for _, line := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal(line, &rec), "%s", line)
+		recs = append(recs, rec)
+	}
+	return recs
 }
 
 // TestReapOnlyKilled: the memory of a process is reaped only when its own
