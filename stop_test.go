@@ -458,17 +458,9 @@ func TestStepLogs(t *testing.T) {
 // stop wants it gone.
 func TestStepLogsGone(t *testing.T) {
 	f := newFixture(t, processtest.Behavior{}, processtest.Behavior{})
-	// The verifier runs as the host agent is identified, after the
-	// driver was and before any kill.
-	exitDriver := func(_ *stop.Instance, role stop.Role, _ process.Process) stop.Identity {
-		if role == stop.RoleHostAgent {
-			f.drv.Exit()
-		}
-		return stop.IdentityUnknown
-	}
 	var buf bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, nil))
-	res, err := stop.Forcible{Processes: &f.table, Logger: log, Verify: exitDriver}.Stop(context.Background(), f.inst)
+	res, err := stop.Forcible{Processes: &f.table, Logger: log, Verify: f.driverExitsBeforeKill()}.Stop(context.Background(), f.inst)
 	require.NoError(t, err)
 	assert.Equal(t, stop.StoppedForcibly, res.Outcome)
 	var kill map[string]any
@@ -482,6 +474,18 @@ func TestStepLogsGone(t *testing.T) {
 	assert.Equal(t, "INFO", kill["level"])
 	assert.Equal(t, true, kill["gone"])
 	assert.NotContains(t, kill, "error")
+}
+
+// driverExitsBeforeKill returns a Verifier that makes f's driver exit once
+// the driver has been found and before anything is killed: it runs as the
+// host agent is identified.
+func (f *fixture) driverExitsBeforeKill() stop.Verifier {
+	return func(_ *stop.Instance, role stop.Role, _ process.Process) stop.Identity {
+		if role == stop.RoleHostAgent {
+			f.drv.Exit()
+		}
+		return stop.IdentityUnknown
+	}
 }
 
 // jsonRecords decodes the records that a JSON slog handler wrote to buf.
@@ -511,11 +515,9 @@ func TestReapOnlyKilled(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, processtest.Behavior{}, tt.drv)
 			table := &reapingTable{Table: &f.table}
-			verify := func(_ *stop.Instance, role stop.Role, _ process.Process) stop.Identity {
-				if tt.gone && role == stop.RoleHostAgent {
-					f.drv.Exit()
-				}
-				return stop.IdentityUnknown
+			var verify stop.Verifier
+			if tt.gone {
+				verify = f.driverExitsBeforeKill()
 			}
 			res, _ := stop.Forcible{Processes: table, Verify: verify, Timeout: 100 * time.Millisecond}.Stop(context.Background(), f.inst)
 			assert.Equal(t, []int{haPID}, table.reapedPIDs(), "%s", res)

@@ -124,10 +124,11 @@ func (p *linuxProcess) threadChildren(dirfd int, task string) ([]int, error) {
 		return nil, err
 	}
 	b, err := readAll(rawFile(fd), path)
-	p.hold(fd)
 	if err != nil {
+		unix.Close(fd)
 		return nil, err
 	}
+	p.hold(fd)
 	var pids []int
 	for _, f := range bytes.Fields(b) {
 		if c, err := strconv.Atoi(string(f)); err == nil {
