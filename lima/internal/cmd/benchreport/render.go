@@ -49,18 +49,18 @@ func (m *metrics) ratioRow(bench string) []string {
 	if vs == nil {
 		return nil // m.v has kept the error
 	}
-	met := yes(m.v(bench, ratioUnit) <= maxForcibleRatio)
-	if len(vs) > 1 {
-		k := 0
-		for _, v := range vs {
-			if v <= maxForcibleRatio {
-				k++
-			}
+	k := 0
+	for _, v := range vs {
+		if v <= maxForcibleRatio {
+			k++
 		}
+	}
+	met := yes(k == len(vs))
+	switch {
+	case len(vs) > 1 && k == len(vs):
+		met = "yes, in every run"
+	case len(vs) > 1:
 		met = fmt.Sprintf("in %d of %d runs", k, len(vs))
-		if k == len(vs) {
-			met = "yes, in every run"
-		}
 	}
 	return []string{"ours returned / Lima's processes gone", cell, "", fmt.Sprintf("≤ %.2f×", maxForcibleRatio), met}
 }
