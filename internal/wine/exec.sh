@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: Apache-2.0
 
 # Runs a Windows test binary under Wine, for go test -exec:
-#   GOOS=windows go test -exec "$PWD/internal/wine/exec.sh" ./...
+#   GOOS=windows go test -exec "'$PWD/internal/wine/exec.sh'" ./...
+# (the inner quotes keep a path with blanks in one piece).
 #
 # The binary's output goes to a file, which is printed once the binary has
 # exited. Wine starts its server and its system processes (services.exe,
