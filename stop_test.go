@@ -34,6 +34,10 @@ const (
 	driverPID = 4000003
 )
 
+// killDriverAction is the Action of the step that kills the fixture's
+// driver.
+var killDriverAction = "kill driver (pid " + strconv.Itoa(driverPID) + ")"
+
 // fixture is an instance directory with real pid files, sockets and a
 // locked disk, whose processes are fakes.
 type fixture struct {
@@ -427,7 +431,7 @@ func TestStepLogs(t *testing.T) {
 			assert.Equal(t, "WARN", rec["level"])
 			assert.NotEmpty(t, rec["error"])
 			failed = append(failed, rec["action"].(string))
-			if rec["action"] == "kill driver (pid 4000003)" {
+			if rec["action"] == killDriverAction {
 				assert.Contains(t, rec["error"], "refused")
 			}
 		}
@@ -443,8 +447,8 @@ func TestStepLogs(t *testing.T) {
 	}
 	assert.Equal(t, wantDone, done)
 	assert.Equal(t, wantFailed, failed)
-	assert.Contains(t, failed, "kill driver (pid 4000003)")
-	assert.Contains(t, started, "kill driver (pid 4000003)")
+	assert.Contains(t, failed, killDriverAction)
+	assert.Contains(t, started, killDriverAction)
 
 	_, recs = run(slog.LevelWarn)
 	require.NotEmpty(t, recs)
@@ -465,7 +469,7 @@ func TestStepLogsGone(t *testing.T) {
 	assert.Equal(t, stop.StoppedForcibly, res.Outcome)
 	var kill map[string]any
 	for _, rec := range jsonRecords(t, &buf) {
-		if rec["action"] == "kill driver (pid 4000003)" {
+		if rec["action"] == killDriverAction {
 			kill = rec
 		}
 	}
